@@ -1,0 +1,241 @@
+import { SpateConf } from "./config.js";
+import { DStream } from "./DStream.js";
+import { type Queue, QueueInputOp } from "./dstream/QueueInputOp.js";
+import { TransformedOp } from "./dstream/TransformedOp.js";
+import { UnionOp } from "./dstream/UnionOp.js";
+import { IllegalStateError, InvalidArgumentError } from "./errors.js";
+import { DStreamGraph } from "./graph/DStreamGraph.js";
+import { createLogger, type Logger } from "./log.js";
+import type { RDD, RDDEnv } from "./rdd/RDD.js";
+import { JobGenerator } from "./scheduler/JobGenerator.js";
+import { JobScheduler } from "./scheduler/JobScheduler.js";
+import { ListenerBus, type StreamingListener } from "./scheduler/StreamingListener.js";
+import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
+import { type Clock, requirePositiveDuration, SystemClock } from "./time.js";
+
+export interface StreamingContextOptions {
+  /** The interval at which input is cut into batches, in ms. */
+  batchDuration: number;
+  /** Default: the system clock; tests pass a ManualClock. */
+  clock?: Clock;
+  appName?: string;
+  /** `spate.*` settings (checked), and any settings of your own. */
+  conf?: Record<string, string | number | boolean>;
+  /** A pino-compatible logger; default: JSON lines on stderr (level from SPATE_LOG_LEVEL). */
+  logger?: Logger;
+}
+
+export type StreamingContextState = "initialized" | "active" | "stopped";
+
+/**
+ * The entry point of a streaming job (Spark's StreamingContext): create input streams, build DStreams on them,
+ * register outputs, then `start()`.
+ */
+export class StreamingContext {
+  readonly batchDuration: number;
+  readonly clock: Clock;
+  readonly appName: string;
+  readonly conf: SpateConf;
+  /** @internal */ readonly graph = new DStreamGraph();
+  /** @internal */ readonly stateStores: StateStoreProvider = new MemoryStateStoreProvider();
+  /** @internal */ readonly rddEnv: RDDEnv;
+  /** @internal */ readonly log: Logger;
+  private readonly bus: ListenerBus;
+  private readonly scheduler: JobScheduler;
+  private readonly generator: JobGenerator;
+  private checkpointDir: string | undefined;
+  private rememberMs: number | undefined;
+  private current: StreamingContextState = "initialized";
+  private failure: unknown;
+  private stopping: Promise<void> | undefined;
+  private readonly terminated: Promise<void>;
+  private settleTermination!: (error?: unknown) => void;
+
+  constructor(options: StreamingContextOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError(
+        "new StreamingContext() takes an options object: { batchDuration: Seconds(1) }.",
+      );
+    }
+    this.batchDuration = requirePositiveDuration("The batch duration", options.batchDuration);
+    this.clock = options.clock ?? new SystemClock();
+    this.appName = options.appName ?? "spate";
+    this.conf = new SpateConf(options.conf);
+    this.log = options.logger ?? createLogger(this.appName);
+    this.rddEnv = { defaultParallelism: this.conf.getNumber("spate.default.parallelism") };
+    this.bus = new ListenerBus((error, event) =>
+      this.log.warn({ event, error }, "a streaming listener threw"),
+    );
+    this.terminated = new Promise<void>((resolve, reject) => {
+      this.settleTermination = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    this.terminated.catch(() => {}); // rejection is for awaitTermination(); never unhandled
+    const fail = (error: unknown) => this.fail(error);
+    this.scheduler = new JobScheduler(this.graph, this.stateStores, this.bus, this.log, fail);
+    this.generator = new JobGenerator(this.clock, this.batchDuration, this.graph, this.scheduler, fail);
+  }
+
+  /** Enables checkpointing into `dir` (metadata and state). */
+  checkpoint(dir: string): void {
+    if (typeof dir !== "string" || dir === "") {
+      throw new InvalidArgumentError(
+        "checkpoint() needs a directory path, e.g. ssc.checkpoint('./checkpoints').",
+      );
+    }
+    this.graph.requireBuilding("checkpoint()");
+    this.checkpointDir = dir;
+  }
+
+  /** The directory given to `checkpoint(dir)`, if any. */
+  get checkpointDirectory(): string | undefined {
+    return this.checkpointDir;
+  }
+
+  /** Keeps every stream's RDDs at least `duration` ms (for ad-hoc queries of past batches). */
+  remember(duration: number): void {
+    this.rememberMs = requirePositiveDuration("The remember duration", duration);
+  }
+
+  /** The time before the first batch (batch times are `zeroTime + k * batchDuration`), once started. */
+  get zeroTime(): number | undefined {
+    return this.generator.zeroTime;
+  }
+
+  // ---- sources -----------------------------------------------------------------------------------------------
+
+  /**
+   * A stream fed from a queue of arrays: with `oneAtATime`, one array per batch; otherwise everything queued.
+   * An empty queue gives an empty batch, or `defaultRDD`. The queue is read as it is when each batch is cut, so
+   * arrays pushed after start are picked up.
+   */
+  queueStream<T>(queue: T[][] | Queue<T[]>, oneAtATime = true, defaultRDD?: T[]): DStream<T> {
+    if (!queue || typeof (queue as Queue<T[]>).shift !== "function") {
+      throw new InvalidArgumentError(
+        "queueStream() takes an array of arrays (one per batch), or a queue with shift().",
+      );
+    }
+    return new DStream(
+      this,
+      new QueueInputOp(this.batchDuration, queue as Queue<T[]>, oneAtATime, defaultRDD),
+    );
+  }
+
+  /** The union of streams with the same slide duration. */
+  union<T>(streams: DStream<T>[]): DStream<T> {
+    return new DStream(this, new UnionOp(streams));
+  }
+
+  /** A stream computed by `fn` from the RDDs of `streams` for each batch. */
+  transform<T>(streams: DStream<any>[], fn: (rdds: RDD<any>[], time: number) => RDD<T>): DStream<T> {
+    return new DStream(this, new TransformedOp(streams, fn));
+  }
+
+  // ---- listeners ---------------------------------------------------------------------------------------------
+
+  addStreamingListener(listener: StreamingListener): void {
+    this.bus.add(listener);
+  }
+
+  removeStreamingListener(listener: StreamingListener): void {
+    this.bus.remove(listener);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------------------
+
+  state(): StreamingContextState {
+    return this.current;
+  }
+
+  /** Checks the graph and starts cutting batches. */
+  async start(): Promise<void> {
+    if (this.current === "active") {
+      throw new IllegalStateError(
+        "SPATE_ALREADY_STARTED",
+        "start() was called on a context that is already running.",
+      );
+    }
+    if (this.current === "stopped") {
+      throw new IllegalStateError(
+        "SPATE_CONTEXT_STOPPED",
+        "start() was called on a stopped context; a context cannot be restarted: create a new one.",
+      );
+    }
+    this.graph.freeze();
+    this.current = "active";
+    this.generator.start(this.rememberMs);
+    this.bus.post("onStreamingStarted", () => ({ time: this.clock.getTimeMillis() }));
+    this.log.info(
+      {
+        appName: this.appName,
+        batchDuration: this.batchDuration,
+        zeroTime: this.zeroTime,
+        operators: this.graph.streams.length,
+      },
+      "streaming context started",
+    );
+  }
+
+  /**
+   * Stops the context. Without `stopGracefully`, batches not yet started are dropped (the one running finishes);
+   * with it, every batch generated so far is processed first.
+   */
+  stop(options: { stopGracefully?: boolean } = {}): Promise<void> {
+    if (this.stopping) return this.stopping;
+    if (this.current !== "active") {
+      this.current = "stopped";
+      this.settleTermination();
+      this.stopping = Promise.resolve();
+      return this.stopping;
+    }
+    this.stopping = (async () => {
+      this.generator.stop();
+      if (!options.stopGracefully) {
+        const dropped = this.scheduler.dropPending();
+        if (dropped.length > 0)
+          this.log.info({ batches: dropped }, "stopping: dropped batches not yet started");
+      }
+      await this.scheduler.whenIdle().catch(() => {});
+      this.current = "stopped";
+      this.log.info({ appName: this.appName }, "streaming context stopped");
+      if (this.failure === undefined) this.settleTermination();
+    })();
+    return this.stopping;
+  }
+
+  /** Resolves when the context stops; rejects with the error that made it fail. */
+  awaitTermination(): Promise<void> {
+    return this.terminated;
+  }
+
+  /** Like awaitTermination, but resolves false if the context is still running after `ms` (wall-clock) ms. */
+  async awaitTerminationOrTimeout(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([this.terminated.then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Resolves when every batch generated so far has completed: outputs run and state committed. Rejects with the
+   * failure if a batch failed.
+   */
+  awaitIdle(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return this.scheduler.whenIdle();
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    this.generator.stop();
+    this.scheduler.dropPending();
+    this.current = "stopped";
+    this.stopping ??= Promise.resolve();
+    this.settleTermination(error);
+  }
+}

@@ -1,0 +1,145 @@
+import { ConfigError } from "./errors.js";
+
+type ConfValue = string | number | boolean;
+
+interface Setting<T extends ConfValue> {
+  type: "number" | "boolean" | "string";
+  default: T | undefined;
+  doc: string;
+  /** Returns an explanation when the value is out of range. */
+  check?: (value: T) => string | undefined;
+}
+
+const nonNegativeInt = (v: number) => (Number.isInteger(v) && v >= 0 ? undefined : "a whole number >= 0");
+const positiveInt = (v: number) => (Number.isInteger(v) && v > 0 ? undefined : "a whole number > 0");
+
+/** Every `spate.*` setting: its type, default and meaning. Unknown `spate.*` keys are an error. */
+export const SETTINGS = {
+  "spate.checkpoint.interval": {
+    type: "number",
+    default: undefined,
+    doc: "Interval of data checkpoints in ms; default for stateful streams: the smallest multiple of the slide >= 10 s.",
+    check: positiveInt,
+  },
+  "spate.checkpoint.retain": {
+    type: "number",
+    default: 10,
+    doc: "How many checkpoints are kept.",
+    check: positiveInt,
+  },
+  "spate.checkpoint.allowNonRestoredState": {
+    type: "boolean",
+    default: false,
+    doc: "Drop state in a checkpoint whose operator is no longer in the graph, instead of failing.",
+  },
+  "spate.receiver.writeAheadLog.enable": {
+    type: "boolean",
+    default: false,
+    doc: "Log received blocks durably before they count as received.",
+  },
+  "spate.receiver.maxRate": {
+    type: "number",
+    default: 0,
+    doc: "Maximum records per second per receiver; 0 means unlimited.",
+    check: nonNegativeInt,
+  },
+  "spate.backpressure.enabled": {
+    type: "boolean",
+    default: false,
+    doc: "Adapt receivers' rates to the processing speed (a PID estimator, as Spark).",
+  },
+  "spate.stopGracefullyOnShutdown": {
+    type: "boolean",
+    default: false,
+    doc: "On SIGTERM/SIGINT, stop gracefully: finish received data, write the last checkpoint.",
+  },
+  "spate.ui.port": {
+    type: "number",
+    default: 4040,
+    doc: "Port of the streaming web UI; 0 turns it off.",
+    check: nonNegativeInt,
+  },
+  "spate.default.parallelism": {
+    type: "number",
+    default: undefined,
+    doc: "Partitions of shuffles and sources when not given; unset: sources give one partition, shuffles keep their parent's count.",
+    check: positiveInt,
+  },
+} satisfies Record<string, Setting<any>>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+function coerce(key: string, setting: Setting<ConfValue>, raw: ConfValue): ConfValue {
+  let value: ConfValue = raw;
+  if (
+    setting.type === "number" &&
+    typeof raw === "string" &&
+    raw.trim() !== "" &&
+    !Number.isNaN(Number(raw))
+  ) {
+    value = Number(raw);
+  } else if (setting.type === "boolean" && (raw === "true" || raw === "false")) {
+    value = raw === "true";
+  }
+  if (typeof value !== setting.type) {
+    throw new ConfigError(
+      "SPATE_INVALID_CONF",
+      `Setting "${key}" must be a ${setting.type} (got ${JSON.stringify(raw)}): ${setting.doc}`,
+    );
+  }
+  const problem = setting.check?.(value as never);
+  if (problem) {
+    throw new ConfigError(
+      "SPATE_INVALID_CONF",
+      `Setting "${key}" must be ${problem} (got ${JSON.stringify(raw)}).`,
+    );
+  }
+  return value;
+}
+
+/** Validated settings of one context: `spate.*` keys are checked and typed, other keys are the user's own. */
+export class SpateConf {
+  private readonly values = new Map<string, ConfValue>();
+
+  constructor(raw: Record<string, ConfValue> = {}) {
+    for (const [key, value] of Object.entries(raw)) this.set(key, value);
+  }
+
+  set(key: string, value: ConfValue): void {
+    if (key.startsWith("spate.")) {
+      const setting = (SETTINGS as Record<string, Setting<ConfValue>>)[key];
+      if (!setting) {
+        const known = Object.keys(SETTINGS).join(", ");
+        throw new ConfigError(
+          "SPATE_UNKNOWN_CONF",
+          `Unknown setting "${key}". Known spate.* settings: ${known}.`,
+        );
+      }
+      this.values.set(key, coerce(key, setting, value));
+    } else {
+      this.values.set(key, value);
+    }
+  }
+
+  get<K extends SettingKey>(key: K): (typeof SETTINGS)[K]["default"] | ConfValue {
+    return this.values.has(key) ? this.values.get(key)! : SETTINGS[key].default;
+  }
+
+  getNumber(key: SettingKey): number | undefined {
+    const v = this.get(key);
+    return typeof v === "number" ? v : undefined;
+  }
+
+  getBoolean(key: SettingKey): boolean {
+    return this.get(key) === true;
+  }
+
+  /** The user's own (non-spate) key, or undefined. */
+  getRaw(key: string): ConfValue | undefined {
+    return this.values.get(key);
+  }
+
+  toJSON(): Record<string, ConfValue> {
+    return Object.fromEntries(this.values);
+  }
+}

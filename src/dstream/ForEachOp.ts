@@ -1,0 +1,38 @@
+import type { DStream } from "../DStream.js";
+import type { RDD } from "../rdd/RDD.js";
+import type { Operator } from "./Operator.js";
+
+/** A job of one output operation for one batch. */
+export interface Job {
+  readonly time: number;
+  readonly outputId: string;
+  run(): Promise<void>;
+}
+
+/** An output operation (Spark's ForEachDStream): runs a function on the parent's RDD of each batch. */
+export class ForEachOp<T> implements Operator<T> {
+  readonly parents: readonly DStream<any>[];
+
+  constructor(
+    readonly kind: string,
+    private readonly parent: DStream<T>,
+    private readonly fn: (rdd: RDD<T>, time: number) => void | Promise<void>,
+  ) {
+    this.parents = [parent];
+  }
+
+  get slideDuration(): number {
+    return this.parent.slideDuration;
+  }
+
+  compute(time: number): RDD<T> | undefined {
+    return this.parent.getOrCompute(time);
+  }
+
+  generateJob(time: number, self: DStream<T>): Job | undefined {
+    const rdd = self.getOrCompute(time);
+    if (!rdd) return undefined;
+    const fn = this.fn;
+    return { time, outputId: self.id, run: async () => fn(rdd, time) };
+  }
+}

@@ -1,0 +1,113 @@
+import type { DStream } from "../DStream.js";
+import { attribute, SpateError } from "../errors.js";
+import type { Partitioner } from "../rdd/Partitioner.js";
+import { RDD } from "../rdd/RDD.js";
+import { StateHandle, type StateSpec } from "../State.js";
+import type { Operator } from "./Operator.js";
+
+/**
+ * `mapWithState` (Spark's MapWithStateDStream): the function runs once per record of the batch, then once per key
+ * that timed out. A batch costs O(its records + keys timing out): state is updated in place in versioned stores,
+ * and timed-out keys come from an index by update time, never from a scan of all keys.
+ */
+export class MapWithStateOp<K, V, S, M> implements Operator<M> {
+  readonly kind = "mapWithState";
+  readonly parents: readonly DStream<any>[];
+  readonly stateful = true;
+  /** The batch time each partition's store was last computed for (to catch stale snapshot reads). */
+  private readonly computedAt: number[];
+
+  constructor(
+    private readonly parent: DStream<[K, V]>,
+    private readonly spec: StateSpec<K, V, S, M>,
+    readonly partitioner: Partitioner,
+  ) {
+    this.parents = [parent];
+    this.computedAt = new Array(partitioner.numPartitions).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  get slideDuration(): number {
+    return this.parent.slideDuration;
+  }
+
+  private storeOptions() {
+    return { indexByTime: this.spec.getTimeout() !== undefined };
+  }
+
+  initialize(self: DStream<M>, zeroTime: number): void {
+    const initial = this.spec.getInitialState();
+    if (!initial) return;
+    const provider = self.context.stateStores;
+    // As Spark, the initial state counts as updated at the first batch, so it cannot time out in that batch.
+    const firstBatch = zeroTime + this.slideDuration;
+    for (const [k, s] of initial) {
+      provider
+        .getStore<K, S>(self.id, this.partitioner.getPartition(k), this.storeOptions())
+        .put(k, s, firstBatch);
+    }
+    for (let p = 0; p < this.partitioner.numPartitions; p++) {
+      provider.getStore(self.id, p, this.storeOptions()).commit(zeroTime);
+    }
+  }
+
+  compute(time: number, self: DStream<M>): RDD<M> {
+    const data = this.parent.getOrCompute(time)?.partitionBy(this.partitioner);
+    const provider = self.context.stateStores;
+    const fn = this.spec.mappingFunction;
+    const timeout = this.spec.getTimeout();
+    const scope = self.id;
+    const options = this.storeOptions();
+    const computedAt = this.computedAt;
+    return new RDD<M>(
+      this.partitioner.numPartitions,
+      (p, emit) => {
+        const store = provider.getStore<K, S>(scope, p, options);
+        const state = new StateHandle<S>();
+        computedAt[p] = time;
+        data?.iterate(p, (kv) => {
+          const key = kv[0];
+          const entry = store.get(key);
+          state.wrap(entry !== undefined, entry?.state);
+          let mapped: M | undefined;
+          try {
+            mapped = fn(key, kv[1], state, time);
+          } catch (e) {
+            throw attribute(scope, e);
+          }
+          if (state.removed) store.remove(key);
+          else if (state.updated || (timeout !== undefined && state.exists())) {
+            store.put(key, state.getOption() as S, time);
+          }
+          if (mapped !== undefined) emit(mapped);
+        });
+        if (timeout !== undefined) {
+          for (const entry of store.updatedBefore(time - timeout)) {
+            state.wrapTimingOut(entry.state);
+            let mapped: M | undefined;
+            try {
+              mapped = fn(entry.key, undefined, state, time);
+            } catch (e) {
+              throw attribute(scope, e);
+            }
+            store.remove(entry.key);
+            if (mapped !== undefined) emit(mapped);
+          }
+        }
+      },
+      self.context.rddEnv,
+    ).persist();
+  }
+
+  /** The whole state of partition `p` after batch `time`, read from the store (valid only during that batch). */
+  snapshot(self: DStream<M>, time: number, p: number, emit: (kv: [K, S]) => void): void {
+    if (this.computedAt[p] !== time) {
+      throw new SpateError(
+        "SPATE_INVALID_ARGUMENT",
+        `The state snapshot of batch ${time} was read when the state is at batch ${this.computedAt[p]}; ` +
+          "read stateSnapshots() within its own batch, or persist() it to keep it.",
+      );
+    }
+    const store = self.context.stateStores.getStore<K, S>(self.id, p, this.storeOptions());
+    for (const entry of store.entries()) emit([entry.key, entry.state]);
+  }
+}

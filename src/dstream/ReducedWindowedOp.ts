@@ -1,0 +1,141 @@
+import type { DStream } from "../DStream.js";
+import { attribute, InvalidArgumentError } from "../errors.js";
+import { KeyMap } from "../rdd/keys.js";
+import type { Partitioner } from "../rdd/Partitioner.js";
+import { RDD } from "../rdd/RDD.js";
+import { requireMultiple } from "../time.js";
+import type { Operator } from "./Operator.js";
+
+interface Merge<V> {
+  prev: V | undefined;
+  hasPrev: boolean;
+  old: V | undefined;
+  hasOld: boolean;
+  added: V | undefined;
+  hasAdded: boolean;
+}
+
+/**
+ * `reduceByKeyAndWindow` with an inverse function (Spark's ReducedWindowedDStream): each window is the previous
+ * window, minus the batches that left it (inverse function), plus the batches that entered it. Its RDDs are
+ * computed every slide, in order, because each depends on the one before.
+ */
+export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
+  readonly kind = "reduceByKeyAndWindow";
+  readonly parents: readonly DStream<any>[];
+  readonly slideDuration: number;
+  readonly parentRememberExtra: number;
+  readonly stateful = true;
+
+  constructor(
+    private readonly reduced: DStream<[K, V]>,
+    private readonly reduceFn: (a: V, b: V) => V,
+    private readonly invFn: (a: V, b: V) => V,
+    private readonly filterFn: ((kv: [K, V]) => boolean) | undefined,
+    readonly windowDuration: number,
+    slideDuration: number,
+    private readonly partitioner: Partitioner,
+  ) {
+    requireMultiple(
+      "The window duration",
+      windowDuration,
+      "the parent's slide duration",
+      reduced.slideDuration,
+    );
+    requireMultiple(
+      "The slide duration",
+      slideDuration,
+      "the parent's slide duration",
+      reduced.slideDuration,
+    );
+    this.parents = [reduced];
+    this.slideDuration = slideDuration;
+    this.parentRememberExtra = windowDuration;
+    reduced.persist();
+  }
+
+  initialize(self: DStream<[K, V]>): void {
+    self.persist();
+  }
+
+  compute(time: number, self: DStream<[K, V]>): RDD<[K, V]> {
+    const parentSlide = this.reduced.slideDuration;
+    const currentBegin = time - this.windowDuration + parentSlide;
+    const previousBegin = currentBegin - this.slideDuration;
+    const previousEnd = time - this.slideDuration;
+    const oldRDDs = this.reduced.slice(previousBegin, currentBegin - parentSlide);
+    const newRDDs = this.reduced.slice(previousEnd + parentSlide, time);
+    const previous = self.getOrCompute(previousEnd);
+    const partitioner = this.partitioner;
+    const align = (r: RDD<[K, V]>) => r.partitionBy(partitioner);
+    const prev = previous && align(previous);
+    const olds = oldRDDs.map(align);
+    const news = newRDDs.map(align);
+    const { reduceFn, invFn, filterFn } = this;
+    const scope = self.id;
+    return new RDD<[K, V]>(
+      partitioner.numPartitions,
+      (p, emit) => {
+        const merges = new KeyMap<K, Merge<V>>();
+        const slot = (k: K): Merge<V> => {
+          let m = merges.get(k);
+          if (!m) {
+            m = {
+              prev: undefined,
+              hasPrev: false,
+              old: undefined,
+              hasOld: false,
+              added: undefined,
+              hasAdded: false,
+            };
+            merges.set(k, m);
+          }
+          return m;
+        };
+        try {
+          prev?.iterate(p, ([k, v]) => {
+            const m = slot(k);
+            m.prev = v;
+            m.hasPrev = true;
+          });
+          for (const r of olds) {
+            r.iterate(p, ([k, v]) => {
+              const m = slot(k);
+              m.old = m.hasOld ? reduceFn(m.old as V, v) : v;
+              m.hasOld = true;
+            });
+          }
+          for (const r of news) {
+            r.iterate(p, ([k, v]) => {
+              const m = slot(k);
+              m.added = m.hasAdded ? reduceFn(m.added as V, v) : v;
+              m.hasAdded = true;
+            });
+          }
+          merges.forEach((m, k) => {
+            let value: V;
+            if (!m.hasPrev) {
+              if (!m.hasAdded) {
+                throw new InvalidArgumentError(
+                  `reduceByKeyAndWindow at ${time}: key ${JSON.stringify(k)} has values leaving the window but none in ` +
+                    "the previous window; the reduce and inverse functions (or filterFn) are inconsistent.",
+                );
+              }
+              value = m.added as V;
+            } else {
+              value = m.prev as V;
+              if (m.hasOld) value = invFn(value, m.old as V);
+              if (m.hasAdded) value = reduceFn(value, m.added as V);
+            }
+            const kv: [K, V] = [k, value];
+            if (!filterFn || filterFn(kv)) emit(kv);
+          });
+        } catch (e) {
+          throw attribute(scope, e);
+        }
+      },
+      self.context.rddEnv,
+      partitioner,
+    );
+  }
+}

@@ -1,0 +1,89 @@
+import type { DStream } from "../DStream.js";
+import { attribute } from "../errors.js";
+import { KeyMap } from "../rdd/keys.js";
+import type { Partitioner } from "../rdd/Partitioner.js";
+import { RDD } from "../rdd/RDD.js";
+import type { Operator } from "./Operator.js";
+
+/** The function of `updateStateByKey`: the new state of a key, or undefined to remove it. */
+export type UpdateFunction<K, V, S> = (
+  values: V[],
+  state: S | undefined,
+  key: K,
+  time: number,
+) => S | undefined;
+
+/**
+ * `updateStateByKey` (Spark's StateDStream): every batch, the function runs for every key with new values or
+ * state, and the stream's RDD is the whole state. Cost grows with the keys held, as in Spark.
+ */
+export class StateOp<K, V, S> implements Operator<[K, S]> {
+  readonly kind = "updateStateByKey";
+  readonly parents: readonly DStream<any>[];
+  readonly stateful = true;
+
+  constructor(
+    private readonly parent: DStream<[K, V]>,
+    private readonly updateFn: UpdateFunction<K, V, S>,
+    readonly partitioner: Partitioner,
+    private readonly initialState: Array<[K, S]> | undefined,
+  ) {
+    this.parents = [parent];
+  }
+
+  get slideDuration(): number {
+    return this.parent.slideDuration;
+  }
+
+  initialize(self: DStream<[K, S]>, zeroTime: number): void {
+    if (!this.initialState) return;
+    const provider = self.context.stateStores;
+    for (const [k, s] of this.initialState) {
+      provider.getStore<K, S>(self.id, this.partitioner.getPartition(k)).put(k, s, zeroTime);
+    }
+    for (let p = 0; p < this.partitioner.numPartitions; p++) provider.getStore(self.id, p).commit(zeroTime);
+  }
+
+  compute(time: number, self: DStream<[K, S]>): RDD<[K, S]> {
+    const data = this.parent.getOrCompute(time)?.partitionBy(this.partitioner);
+    const provider = self.context.stateStores;
+    const { updateFn } = this;
+    const scope = self.id;
+    return new RDD<[K, S]>(
+      this.partitioner.numPartitions,
+      (p, emit) => {
+        const store = provider.getStore<K, S>(scope, p);
+        const grouped = new KeyMap<K, V[]>();
+        data?.iterate(p, ([k, v]) => {
+          const vs = grouped.get(k);
+          if (vs) vs.push(v);
+          else grouped.set(k, [v]);
+        });
+        const apply = (k: K, values: V[], state: S | undefined) => {
+          let next: S | undefined;
+          try {
+            next = updateFn(values, state, k, time);
+          } catch (e) {
+            throw attribute(scope, e);
+          }
+          if (next === undefined) store.remove(k);
+          else {
+            store.put(k, next, time);
+            emit([k, next]);
+          }
+        };
+        // Replacing or deleting visited keys while iterating a Map is safe; new keys are added after the loop.
+        for (const entry of store.entries()) {
+          const values = grouped.get(entry.key);
+          if (values) grouped.delete(entry.key);
+          apply(entry.key, values ?? [], entry.state);
+        }
+        grouped.forEach((values, k) => {
+          apply(k, values, undefined);
+        });
+      },
+      self.context.rddEnv,
+      this.partitioner,
+    ).persist();
+  }
+}

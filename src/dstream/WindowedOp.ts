@@ -1,0 +1,36 @@
+import type { DStream } from "../DStream.js";
+import { RDD } from "../rdd/RDD.js";
+import { requireMultiple } from "../time.js";
+import type { Operator } from "./Operator.js";
+
+/** All records of the parent's batches in `(t - window, t]`, at every slide (Spark's WindowedDStream). */
+export class WindowedOp<T> implements Operator<T> {
+  readonly kind = "window";
+  readonly parents: readonly DStream<any>[];
+  readonly slideDuration: number;
+  readonly parentRememberExtra: number;
+
+  constructor(
+    private readonly parent: DStream<T>,
+    readonly windowDuration: number,
+    slideDuration: number,
+  ) {
+    requireMultiple(
+      "The window duration",
+      windowDuration,
+      "the parent's slide duration",
+      parent.slideDuration,
+    );
+    requireMultiple("The slide duration", slideDuration, "the parent's slide duration", parent.slideDuration);
+    this.parents = [parent];
+    this.slideDuration = slideDuration;
+    this.parentRememberExtra = windowDuration;
+    // The parent's batches are read again by later windows: keep them computed once.
+    parent.persist();
+  }
+
+  compute(time: number, self: DStream<T>): RDD<T> {
+    const rdds = this.parent.slice(time - this.windowDuration + this.parent.slideDuration, time);
+    return RDD.union(rdds, self.context.rddEnv);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Every error a user can cause is a {@link SpateError} with a stable `code`; the message says what was wrong and
+ * what to do. Retry logic reads only `retriable` (KafkaJS's habit).
+ */
+export type SpateErrorCode =
+  | "SPATE_INVALID_DURATION"
+  | "SPATE_INVALID_ARGUMENT"
+  | "SPATE_INVALID_CONF"
+  | "SPATE_UNKNOWN_CONF"
+  | "SPATE_NO_OUTPUT"
+  | "SPATE_ALREADY_STARTED"
+  | "SPATE_CONTEXT_STOPPED"
+  | "SPATE_GRAPH_FROZEN"
+  | "SPATE_DUPLICATE_UID"
+  | "SPATE_INVALID_KEY"
+  | "SPATE_USER_FUNCTION_FAILED"
+  | "SPATE_STATE_NOT_SET"
+  | "SPATE_STATE_TIMING_OUT"
+  | "SPATE_STATE_REMOVED"
+  | "SPATE_IO_ERROR";
+
+export interface SpateErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+}
+
+/** The base of every error spate throws on purpose. */
+export class SpateError extends Error {
+  readonly code: SpateErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: SpateErrorCode, message: string, options: SpateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** A duration (batch, window, slide, checkpoint interval) that is not positive or not a multiple it must be. */
+export class InvalidDurationError extends SpateError {
+  constructor(message: string) {
+    super("SPATE_INVALID_DURATION", message);
+  }
+}
+
+/** An argument of the wrong shape or value. */
+export class InvalidArgumentError extends SpateError {
+  constructor(message: string) {
+    super("SPATE_INVALID_ARGUMENT", message);
+  }
+}
+
+/** A `spate.*` setting that is unknown or has a value of the wrong type. */
+export class ConfigError extends SpateError {
+  constructor(code: "SPATE_INVALID_CONF" | "SPATE_UNKNOWN_CONF", message: string) {
+    super(code, message);
+  }
+}
+
+/** The context was asked to do something its lifecycle does not allow (start twice, build after start, …). */
+export class IllegalStateError extends SpateError {
+  constructor(
+    code:
+      | "SPATE_NO_OUTPUT"
+      | "SPATE_ALREADY_STARTED"
+      | "SPATE_CONTEXT_STOPPED"
+      | "SPATE_GRAPH_FROZEN"
+      | "SPATE_DUPLICATE_UID",
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+/** A key that cannot be compared by value: only strings, numbers, bigints, booleans, arrays and plain objects can. */
+export class InvalidKeyError extends SpateError {
+  constructor(message: string) {
+    super("SPATE_INVALID_KEY", message);
+  }
+}
+
+/** A misuse of `State` inside a `mapWithState` function. */
+export class StateError extends SpateError {
+  constructor(
+    code: "SPATE_STATE_NOT_SET" | "SPATE_STATE_TIMING_OUT" | "SPATE_STATE_REMOVED",
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+/**
+ * A user function threw while a batch was computed. The batch failed as a whole: every state store stays at the
+ * previous batch's version.
+ */
+export class UserFunctionError extends SpateError {
+  /** The stable id of the operator whose function threw. */
+  readonly operatorId: string;
+  /** The batch time, once the scheduler knows it. */
+  batchTime: number | undefined;
+
+  constructor(operatorId: string, cause: unknown, batchTime?: number) {
+    super("SPATE_USER_FUNCTION_FAILED", UserFunctionError.describe(operatorId, cause, batchTime), { cause });
+    this.operatorId = operatorId;
+    this.batchTime = batchTime;
+  }
+
+  /** Returns the same error, completed with the batch time that failed. */
+  atBatch(batchTime: number): this {
+    this.batchTime = batchTime;
+    this.message = UserFunctionError.describe(this.operatorId, this.cause, batchTime);
+    return this;
+  }
+
+  private static describe(operatorId: string, cause: unknown, batchTime?: number): string {
+    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    const when = batchTime === undefined ? "" : `Batch ${batchTime} failed: `;
+    return (
+      `${when}the function of operator "${operatorId}" threw ${what}. ` +
+      "The batch was rolled back (state stays at the previous batch); fix the function or its input and restart."
+    );
+  }
+}
+
+/** Wraps anything a user function threw, unless it is already attributed to an operator. */
+export function attribute(operatorId: string, error: unknown): SpateError {
+  if (error instanceof UserFunctionError) return error;
+  if (
+    error instanceof SpateError &&
+    error.code !== "SPATE_STATE_NOT_SET" &&
+    error.code !== "SPATE_STATE_TIMING_OUT" &&
+    error.code !== "SPATE_STATE_REMOVED"
+  ) {
+    return error;
+  }
+  return new UserFunctionError(operatorId, error);
+}

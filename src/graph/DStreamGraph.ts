@@ -1,0 +1,125 @@
+import type { DStream } from "../DStream.js";
+import type { ForEachOp, Job } from "../dstream/ForEachOp.js";
+import { attribute, IllegalStateError } from "../errors.js";
+import { shortHash } from "../rdd/keys.js";
+
+/** What the graph generates for one batch: the records each input stream got, and one job per output. */
+export interface GeneratedBatch {
+  readonly time: number;
+  readonly inputRecords: ReadonlyMap<string, number>;
+  readonly jobs: readonly Job[];
+}
+
+/**
+ * The DStreams of a context, their outputs and their stable ids (Spark's DStreamGraph). Streams are registered
+ * in creation order, which is a topological order: a stream is always created after its parents.
+ */
+export class DStreamGraph {
+  readonly streams: DStream<any>[] = [];
+  readonly outputs: DStream<any>[] = [];
+  private frozen = false;
+
+  register(stream: DStream<any>): void {
+    this.requireBuilding("Creating a stream");
+    this.streams.push(stream);
+  }
+
+  addOutput(stream: DStream<any>): void {
+    this.outputs.push(stream);
+  }
+
+  requireBuilding(what: string): void {
+    if (this.frozen) {
+      throw new IllegalStateError(
+        "SPATE_GRAPH_FROZEN",
+        `${what} after the context started is not allowed: build every stream and output before start() ` +
+          "(or in the create function given to getOrCreate).",
+      );
+    }
+  }
+
+  get inputs(): DStream<any>[] {
+    return this.streams.filter((s) => s.op.input);
+  }
+
+  /**
+   * Checks the graph and gives every stream its stable id: the pinned `uid`, or a hash of its kind, its parents'
+   * ids and its rank among its siblings of the same kind, so that adding a branch elsewhere changes no id.
+   */
+  freeze(): void {
+    if (this.outputs.length === 0) {
+      throw new IllegalStateError(
+        "SPATE_NO_OUTPUT",
+        "No output operation is registered, so there is nothing to run: add foreachRDD(), print() or " +
+          "saveAsTextFiles() to a stream before start().",
+      );
+    }
+    const ranks = new Map<string, number>();
+    const used = new Map<string, DStream<any>>();
+    for (const s of this.streams) {
+      const lineage = `${s.op.parents.map((p) => p.id).join(",")}|${s.op.kind}`;
+      const rank = ranks.get(lineage) ?? 0;
+      ranks.set(lineage, rank + 1);
+      const id = s.pinnedId ?? `${s.op.kind}-${shortHash(`${lineage}|${rank}`)}`;
+      if (used.has(id)) {
+        throw new IllegalStateError(
+          "SPATE_DUPLICATE_UID",
+          `Two operators have the id "${id}"; give each a distinct uid().`,
+        );
+      }
+      used.set(id, s);
+      s.setId(id);
+    }
+    this.frozen = true;
+  }
+
+  /** Sets every stream's zero time and remember duration, then lets stateful operators load initial state. */
+  start(zeroTime: number, rememberDuration: number | undefined): void {
+    for (const s of this.streams) {
+      s.zeroTime = zeroTime;
+      const checkpoint = s.checkpointInterval;
+      s.rememberDuration =
+        checkpoint !== undefined ? Math.max(s.slideDuration, 2 * checkpoint) : s.slideDuration;
+    }
+    for (const o of this.outputs) o.remember(rememberDuration ?? 0);
+    for (const s of this.streams) s.op.initialize?.(s, zeroTime);
+  }
+
+  /** Allocates the batch's input to every input stream, then creates one job per output that has an RDD. */
+  generateJobs(time: number): GeneratedBatch {
+    const inputRecords = new Map<string, number>();
+    for (const s of this.inputs) {
+      const rdd = s.getOrCompute(time);
+      if (rdd)
+        inputRecords.set(
+          s.id,
+          rdd.materialize().reduce((n, part) => n + part.length, 0),
+        );
+    }
+    const jobs: Job[] = [];
+    for (const o of this.outputs) {
+      const job = (o.op as ForEachOp<any>).generateJob(time, o);
+      if (job) jobs.push(job);
+    }
+    return { time, inputRecords, jobs };
+  }
+
+  /**
+   * Computes, in graph order, the batch's RDDs of stateful streams (their state must advance every batch, in
+   * order) and of persisted streams (later windows read them).
+   */
+  materializeStateful(time: number): void {
+    for (const s of this.streams) {
+      if (!s.op.stateful && !s.isPersisted) continue;
+      try {
+        s.getOrCompute(time)?.materialize();
+      } catch (e) {
+        throw attribute(s.id, e);
+      }
+    }
+  }
+
+  clearMetadata(time: number): void {
+    for (const s of this.streams) s.clearMetadata(time);
+  }
+}

@@ -1,0 +1,34 @@
+// The public API of spate: re-exports only.
+export { SETTINGS, SpateConf } from "./config.js";
+export {
+  DStream,
+  type KeyedWindowReduceOptions,
+  MapWithStateDStream,
+  type UpdateStateOptions,
+  type WindowReduceOptions,
+} from "./DStream.js";
+export type { Queue } from "./dstream/QueueInputOp.js";
+export type { UpdateFunction } from "./dstream/StateOp.js";
+export {
+  ConfigError,
+  IllegalStateError,
+  InvalidArgumentError,
+  InvalidDurationError,
+  InvalidKeyError,
+  SpateError,
+  type SpateErrorCode,
+  StateError,
+  UserFunctionError,
+} from "./errors.js";
+export type { Logger } from "./log.js";
+export { HashPartitioner, type Partitioner } from "./rdd/Partitioner.js";
+export { RDD } from "./rdd/RDD.js";
+export type { BatchInfo, OutputOperationInfo, StreamingListener } from "./scheduler/StreamingListener.js";
+export { type MappingFunction, type State, StateSpec } from "./State.js";
+export type { StateEntry, StateStore, StateStoreProvider } from "./state/StateStore.js";
+export {
+  StreamingContext,
+  type StreamingContextOptions,
+  type StreamingContextState,
+} from "./StreamingContext.js";
+export { type Clock, ManualClock, Milliseconds, Minutes, Seconds, SystemClock } from "./time.js";

@@ -1,0 +1,664 @@
+import { attribute, InvalidArgumentError } from "../errors.js";
+import { compareValues, KeyMap } from "./keys.js";
+import { HashPartitioner, type Partitioner } from "./Partitioner.js";
+import { currentOperator } from "./scope.js";
+
+/** Receives one record of a partition. Partitions are computed by pushing records, so narrow operations fuse. */
+export type Emit<T> = (record: T) => void;
+type Compute<T> = (partition: number, emit: Emit<T>) => void;
+
+/** What every RDD of one context shares. */
+export interface RDDEnv {
+  /** `spate.default.parallelism`, when set. */
+  readonly defaultParallelism: number | undefined;
+}
+
+const NO_ENV: RDDEnv = { defaultParallelism: undefined };
+
+/**
+ * One batch of one stream: a fixed number of partitions of records and how to compute them (Spark's RDD).
+ * Transformations are lazy; actions (`collect`, `count`, …) are asynchronous so that partitions may one day be
+ * computed off the main thread.
+ */
+export class RDD<T> {
+  /** The operator this RDD was created for, to which its functions' errors are attributed. */
+  readonly scope: string;
+  private cached: Array<T[] | undefined> | undefined;
+  private persisted = false;
+
+  constructor(
+    readonly numPartitions: number,
+    private readonly computeFn: Compute<T>,
+    readonly env: RDDEnv = NO_ENV,
+    readonly partitioner?: Partitioner,
+    scope?: string,
+  ) {
+    this.scope = scope ?? currentOperator() ?? "driver";
+  }
+
+  /** An RDD with no partitions. */
+  static empty<T>(env: RDDEnv = NO_ENV): RDD<T> {
+    return new RDD<T>(0, () => {}, env);
+  }
+
+  /** An RDD over records already in memory, one array per partition. */
+  static fromPartitions<T>(partitions: T[][], env: RDDEnv = NO_ENV, partitioner?: Partitioner): RDD<T> {
+    const rdd = new RDD<T>(
+      partitions.length,
+      (p, emit) => {
+        const a = partitions[p]!;
+        for (let i = 0; i < a.length; i++) emit(a[i]!);
+      },
+      env,
+      partitioner,
+    );
+    rdd.cached = partitions;
+    rdd.persisted = true;
+    return rdd;
+  }
+
+  /** Slices `data` into `numSlices` contiguous partitions (Spark's parallelize). */
+  static parallelize<T>(data: T[], numSlices = 1, env: RDDEnv = NO_ENV): RDD<T> {
+    const n = Math.max(1, numSlices);
+    if (n === 1) return RDD.fromPartitions([data], env);
+    const parts: T[][] = [];
+    for (let i = 0; i < n; i++) {
+      parts.push(data.slice(Math.floor((i * data.length) / n), Math.floor(((i + 1) * data.length) / n)));
+    }
+    return RDD.fromPartitions(parts, env);
+  }
+
+  /** The union of `rdds`; keeps the partitioning when they all share one partitioner (Spark's PartitionerAwareUnionRDD). */
+  static union<T>(rdds: RDD<T>[], env: RDDEnv = rdds[0]?.env ?? NO_ENV): RDD<T> {
+    if (rdds.length === 0) return RDD.empty(env);
+    if (rdds.length === 1) return rdds[0]!;
+    const first = rdds[0]!.partitioner;
+    if (first && rdds.every((r) => first.equals(r.partitioner))) {
+      return new RDD<T>(
+        first.numPartitions,
+        (p, emit) => {
+          for (const r of rdds) r.iterate(p, emit);
+        },
+        env,
+        first,
+      );
+    }
+    const offsets: number[] = [];
+    let total = 0;
+    for (const r of rdds) {
+      offsets.push(total);
+      total += r.numPartitions;
+    }
+    return new RDD<T>(
+      total,
+      (p, emit) => {
+        let i = rdds.length - 1;
+        while (offsets[i]! > p) i--;
+        rdds[i]!.iterate(p - offsets[i]!, emit);
+      },
+      env,
+    );
+  }
+
+  getNumPartitions(): number {
+    return this.numPartitions;
+  }
+
+  /** Keeps computed partitions in memory, so that they are computed once (Spark's persist at MEMORY_ONLY). */
+  persist(): this {
+    this.persisted = true;
+    return this;
+  }
+
+  cache(): this {
+    return this.persist();
+  }
+
+  get isPersisted(): boolean {
+    return this.persisted;
+  }
+
+  /** Pushes every record of partition `p` to `emit`. */
+  iterate(p: number, emit: Emit<T>): void {
+    if (this.persisted) {
+      const a = this.partition(p);
+      for (let i = 0; i < a.length; i++) emit(a[i]!);
+    } else {
+      this.computeFn(p, emit);
+    }
+  }
+
+  /** The records of partition `p` as an array (computed once if persisted). */
+  partition(p: number): T[] {
+    const hit = this.cached?.[p];
+    if (hit) return hit;
+    const out: T[] = [];
+    this.computeFn(p, (x) => out.push(x));
+    if (this.persisted) {
+      this.cached ??= new Array(this.numPartitions);
+      this.cached[p] = out;
+    }
+    return out;
+  }
+
+  /** Computes every partition now; synchronous. */
+  materialize(): T[][] {
+    const parts: T[][] = [];
+    for (let p = 0; p < this.numPartitions; p++) parts.push(this.partition(p));
+    return parts;
+  }
+
+  /** Every record, partition after partition; synchronous. */
+  collectSync(): T[] {
+    if (this.numPartitions === 1) return this.partition(0);
+    const out: T[] = [];
+    for (let p = 0; p < this.numPartitions; p++) this.iterate(p, (x) => out.push(x));
+    return out;
+  }
+
+  private derive<U>(
+    compute: Compute<U>,
+    partitioner?: Partitioner,
+    numPartitions = this.numPartitions,
+  ): RDD<U> {
+    return new RDD<U>(numPartitions, compute, this.env, partitioner);
+  }
+
+  private scopeOfNew(): string {
+    return currentOperator() ?? this.scope;
+  }
+
+  // ---- narrow transformations -------------------------------------------------------------------------------
+
+  map<U>(fn: (x: T) => U): RDD<U> {
+    const scope = this.scopeOfNew();
+    return this.derive((p, emit) =>
+      this.iterate(p, (x) => {
+        let y: U;
+        try {
+          y = fn(x);
+        } catch (e) {
+          throw attribute(scope, e);
+        }
+        emit(y);
+      }),
+    );
+  }
+
+  flatMap<U>(fn: (x: T) => Iterable<U>): RDD<U> {
+    const scope = this.scopeOfNew();
+    return this.derive((p, emit) =>
+      this.iterate(p, (x) => {
+        let ys: Iterable<U>;
+        try {
+          ys = fn(x);
+        } catch (e) {
+          throw attribute(scope, e);
+        }
+        if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
+        else for (const y of ys) emit(y);
+      }),
+    );
+  }
+
+  filter(fn: (x: T) => boolean): RDD<T> {
+    const scope = this.scopeOfNew();
+    return this.derive(
+      (p, emit) =>
+        this.iterate(p, (x) => {
+          let keep: boolean;
+          try {
+            keep = fn(x);
+          } catch (e) {
+            throw attribute(scope, e);
+          }
+          if (keep) emit(x);
+        }),
+      this.partitioner,
+    );
+  }
+
+  /** Calls `fn` once per partition with its records (an array) and the partition index. */
+  mapPartitionsWithIndex<U>(
+    fn: (index: number, records: T[]) => Iterable<U>,
+    preservesPartitioning = false,
+  ): RDD<U> {
+    const scope = this.scopeOfNew();
+    return this.derive(
+      (p, emit) => {
+        let ys: Iterable<U>;
+        try {
+          ys = fn(p, this.partition(p));
+        } catch (e) {
+          throw attribute(scope, e);
+        }
+        if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
+        else for (const y of ys) emit(y);
+      },
+      preservesPartitioning ? this.partitioner : undefined,
+    );
+  }
+
+  mapPartitions<U>(fn: (records: T[]) => Iterable<U>, preservesPartitioning = false): RDD<U> {
+    return this.mapPartitionsWithIndex((_i, records) => fn(records), preservesPartitioning);
+  }
+
+  /** One array per partition (Spark's glom). */
+  glom(): RDD<T[]> {
+    return this.derive((p, emit) => emit(this.partition(p).slice()));
+  }
+
+  union(other: RDD<T>): RDD<T> {
+    return RDD.union([this, other], this.env);
+  }
+
+  /** Spreads records evenly over `numPartitions` partitions. */
+  repartition(numPartitions: number): RDD<T> {
+    requirePartitions(numPartitions);
+    let buckets: T[][] | undefined;
+    return this.derive(
+      (p, emit) => {
+        buckets ??= this.spread(numPartitions);
+        const a = buckets[p]!;
+        for (let i = 0; i < a.length; i++) emit(a[i]!);
+      },
+      undefined,
+      numPartitions,
+    );
+  }
+
+  private spread(n: number): T[][] {
+    const buckets: T[][] = Array.from({ length: n }, () => []);
+    for (let p = 0; p < this.numPartitions; p++) {
+      let target = p % n;
+      this.iterate(p, (x) => {
+        buckets[target]!.push(x);
+        target = target + 1 === n ? 0 : target + 1;
+      });
+    }
+    return buckets;
+  }
+
+  distinct(numPartitions?: number): RDD<T> {
+    return this.map((x) => [x, null] as [T, null])
+      .reduceByKey((a) => a, numPartitions)
+      .map(([x]) => x);
+  }
+
+  /** Sorts all records by `fn(record)`, then splits them in order over the same number of partitions. */
+  sortBy<K>(fn: (x: T) => K, ascending = true, numPartitions = this.numPartitions): RDD<T> {
+    const scope = this.scopeOfNew();
+    let sorted: T[][] | undefined;
+    const n = Math.max(1, numPartitions);
+    return this.derive(
+      (p, emit) => {
+        if (!sorted) {
+          const all = this.collectSync();
+          let keyed: Array<[K, T]>;
+          try {
+            keyed = all.map((x) => [fn(x), x]);
+          } catch (e) {
+            throw attribute(scope, e);
+          }
+          const sign = ascending ? 1 : -1;
+          keyed.sort((a, b) => sign * compareValues(a[0], b[0]));
+          sorted = [];
+          for (let i = 0; i < n; i++) {
+            sorted.push(
+              keyed
+                .slice(Math.floor((i * keyed.length) / n), Math.floor(((i + 1) * keyed.length) / n))
+                .map((e) => e[1]),
+            );
+          }
+        }
+        for (const x of sorted[p]!) emit(x);
+      },
+      undefined,
+      n,
+    );
+  }
+
+  keyBy<K>(fn: (x: T) => K): RDD<[K, T]> {
+    return this.map((x) => [fn(x), x] as [K, T]);
+  }
+
+  // ---- pair transformations (on RDD<[K, V]>) -----------------------------------------------------------------
+
+  mapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => U): RDD<[K, U]> {
+    const scope = this.scopeOfNew();
+    return this.derive(
+      (p, emit) =>
+        this.iterate(p, (kv) => {
+          let u: U;
+          try {
+            u = fn(kv[1]);
+          } catch (e) {
+            throw attribute(scope, e);
+          }
+          emit([kv[0], u]);
+        }),
+      this.partitioner,
+    );
+  }
+
+  flatMapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => Iterable<U>): RDD<[K, U]> {
+    const scope = this.scopeOfNew();
+    return this.derive(
+      (p, emit) =>
+        this.iterate(p, (kv) => {
+          let us: Iterable<U>;
+          try {
+            us = fn(kv[1]);
+          } catch (e) {
+            throw attribute(scope, e);
+          }
+          for (const u of us) emit([kv[0], u]);
+        }),
+      this.partitioner,
+    );
+  }
+
+  keys<K, V>(this: RDD<[K, V]>): RDD<K> {
+    return this.map((kv) => kv[0]);
+  }
+
+  values<K, V>(this: RDD<[K, V]>): RDD<V> {
+    return this.map((kv) => kv[1]);
+  }
+
+  /** The partitioner of a shuffle: `numPartitions`, else `spate.default.parallelism`, else the largest parent's count. */
+  defaultPartitioner(numPartitions: number | undefined, ...others: RDD<any>[]): HashPartitioner {
+    if (numPartitions !== undefined) return new HashPartitioner(requirePartitions(numPartitions));
+    if (this.env.defaultParallelism !== undefined) return new HashPartitioner(this.env.defaultParallelism);
+    return new HashPartitioner(Math.max(1, this.numPartitions, ...others.map((o) => o.numPartitions)));
+  }
+
+  /** Combines the values of each key (Spark's combineByKey). */
+  combineByKey<K, V, C>(
+    this: RDD<[K, V]>,
+    createCombiner: (v: V) => C,
+    mergeValue: (c: C, v: V) => C,
+    mergeCombiners: (c1: C, c2: C) => C,
+    numPartitionsOrPartitioner?: number | Partitioner,
+  ): RDD<[K, C]> {
+    void mergeCombiners; // in one process every value is merged straight into its key's combiner
+    const partitioner =
+      typeof numPartitionsOrPartitioner === "object"
+        ? numPartitionsOrPartitioner
+        : this.defaultPartitioner(numPartitionsOrPartitioner);
+    const scope = this.scopeOfNew();
+    let buckets: Array<Array<[K, C]>> | undefined;
+    const shuffle = (): Array<Array<[K, C]>> => {
+      const n = partitioner.numPartitions;
+      const maps: Array<KeyMap<K, [K, C]>> = Array.from({ length: n }, () => new KeyMap());
+      for (let p = 0; p < this.numPartitions; p++) {
+        this.iterate(p, (kv) => {
+          const k = kv[0];
+          const m = maps[n === 1 ? 0 : partitioner.getPartition(k)]!;
+          const entry = m.get(k);
+          try {
+            if (entry === undefined) m.set(k, [k, createCombiner(kv[1])]);
+            else entry[1] = mergeValue(entry[1], kv[1]);
+          } catch (e) {
+            throw attribute(scope, e);
+          }
+        });
+      }
+      return maps.map((m) => Array.from(m.values()));
+    };
+    return this.derive(
+      (p, emit) => {
+        buckets ??= shuffle();
+        const a = buckets[p]!;
+        for (let i = 0; i < a.length; i++) emit(a[i]!);
+      },
+      partitioner,
+      partitioner.numPartitions,
+    );
+  }
+
+  reduceByKey<K, V>(
+    this: RDD<[K, V]>,
+    fn: (a: V, b: V) => V,
+    numPartitions?: number | Partitioner,
+  ): RDD<[K, V]> {
+    return this.combineByKey((v) => v, fn, fn, numPartitions);
+  }
+
+  groupByKey<K, V>(this: RDD<[K, V]>, numPartitions?: number | Partitioner): RDD<[K, V[]]> {
+    return this.combineByKey(
+      (v) => [v],
+      (c, v) => {
+        c.push(v);
+        return c;
+      },
+      (a, b) => a.concat(b),
+      numPartitions,
+    );
+  }
+
+  /** Moves each record to its key's partition. */
+  partitionBy<K, V>(this: RDD<[K, V]>, partitioner: Partitioner): RDD<[K, V]> {
+    if (partitioner.equals(this.partitioner)) return this;
+    let buckets: Array<Array<[K, V]>> | undefined;
+    return this.derive(
+      (p, emit) => {
+        if (!buckets) {
+          const b: Array<Array<[K, V]>> = Array.from({ length: partitioner.numPartitions }, () => []);
+          for (let q = 0; q < this.numPartitions; q++)
+            this.iterate(q, (kv) => b[partitioner.getPartition(kv[0])]!.push(kv));
+          buckets = b;
+        }
+        const a = buckets[p]!;
+        for (let i = 0; i < a.length; i++) emit(a[i]!);
+      },
+      partitioner,
+      partitioner.numPartitions,
+    );
+  }
+
+  /** Groups the values of each key in this and `others`: `[k, [values of this, values of others[0], …]]`. */
+  cogroupMany<K>(
+    this: RDD<[K, any]>,
+    others: RDD<[K, any]>[],
+    numPartitions?: number | Partitioner,
+  ): RDD<[K, any[][]]> {
+    const all = [this, ...others];
+    const partitioner =
+      typeof numPartitions === "object" ? numPartitions : this.defaultPartitioner(numPartitions, ...others);
+    let buckets: Array<Array<[K, any[][]]>> | undefined;
+    const shuffle = () => {
+      const n = partitioner.numPartitions;
+      const maps: Array<KeyMap<K, [K, any[][]]>> = Array.from({ length: n }, () => new KeyMap());
+      all.forEach((rdd, i) => {
+        for (let p = 0; p < rdd.numPartitions; p++) {
+          rdd.iterate(p, (kv) => {
+            const m = maps[partitioner.getPartition(kv[0])]!;
+            let entry = m.get(kv[0]);
+            if (!entry) {
+              entry = [kv[0], all.map(() => [])];
+              m.set(kv[0], entry);
+            }
+            entry[1][i]!.push(kv[1]);
+          });
+        }
+      });
+      return maps.map((m) => Array.from(m.values()));
+    };
+    return this.derive(
+      (p, emit) => {
+        buckets ??= shuffle();
+        for (const e of buckets[p]!) emit(e);
+      },
+      partitioner,
+      partitioner.numPartitions,
+    );
+  }
+
+  cogroup<K, V, W>(
+    this: RDD<[K, V]>,
+    other: RDD<[K, W]>,
+    numPartitions?: number | Partitioner,
+  ): RDD<[K, [V[], W[]]]> {
+    return this.cogroupMany([other], numPartitions) as unknown as RDD<[K, [V[], W[]]]>;
+  }
+
+  join<K, V, W>(
+    this: RDD<[K, V]>,
+    other: RDD<[K, W]>,
+    numPartitions?: number | Partitioner,
+  ): RDD<[K, [V, W]]> {
+    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
+      const out: Array<[K, [V, W]]> = [];
+      for (const v of vs) for (const w of ws) out.push([k, [v, w]]);
+      return out;
+    });
+  }
+
+  leftOuterJoin<K, V, W>(
+    this: RDD<[K, V]>,
+    other: RDD<[K, W]>,
+    numPartitions?: number | Partitioner,
+  ): RDD<[K, [V, W | undefined]]> {
+    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
+      const out: Array<[K, [V, W | undefined]]> = [];
+      for (const v of vs) {
+        if (ws.length === 0) out.push([k, [v, undefined]]);
+        else for (const w of ws) out.push([k, [v, w]]);
+      }
+      return out;
+    });
+  }
+
+  rightOuterJoin<K, V, W>(
+    this: RDD<[K, V]>,
+    other: RDD<[K, W]>,
+    numPartitions?: number | Partitioner,
+  ): RDD<[K, [V | undefined, W]]> {
+    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
+      const out: Array<[K, [V | undefined, W]]> = [];
+      for (const w of ws) {
+        if (vs.length === 0) out.push([k, [undefined, w]]);
+        else for (const v of vs) out.push([k, [v, w]]);
+      }
+      return out;
+    });
+  }
+
+  fullOuterJoin<K, V, W>(
+    this: RDD<[K, V]>,
+    other: RDD<[K, W]>,
+    numPartitions?: number | Partitioner,
+  ): RDD<[K, [V | undefined, W | undefined]]> {
+    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
+      const out: Array<[K, [V | undefined, W | undefined]]> = [];
+      if (vs.length === 0) for (const w of ws) out.push([k, [undefined, w]]);
+      else if (ws.length === 0) for (const v of vs) out.push([k, [v, undefined]]);
+      else for (const v of vs) for (const w of ws) out.push([k, [v, w]]);
+      return out;
+    });
+  }
+
+  // ---- actions (asynchronous) ---------------------------------------------------------------------------------
+
+  async collect(): Promise<T[]> {
+    return this.collectSync();
+  }
+
+  async count(): Promise<number> {
+    let n = 0;
+    for (let p = 0; p < this.numPartitions; p++) n += this.partitionCount(p);
+    return n;
+  }
+
+  private partitionCount(p: number): number {
+    if (this.persisted) return this.partition(p).length;
+    let n = 0;
+    this.computeFn(p, () => n++);
+    return n;
+  }
+
+  /** The first `n` records, computing partitions only until there are enough. */
+  async take(n: number): Promise<T[]> {
+    return this.takeSync(n);
+  }
+
+  takeSync(n: number): T[] {
+    const out: T[] = [];
+    for (let p = 0; p < this.numPartitions && out.length < n; p++) {
+      const a = this.partition(p);
+      for (let i = 0; i < a.length && out.length < n; i++) out.push(a[i]!);
+    }
+    return out;
+  }
+
+  async first(): Promise<T> {
+    const found = this.takeSync(1);
+    if (found.length === 0)
+      throw new InvalidArgumentError("first() was called on an empty RDD; check isEmpty() first.");
+    return found[0] as T;
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return this.takeSync(1).length === 0;
+  }
+
+  async reduce(fn: (a: T, b: T) => T): Promise<T> {
+    const scope = this.scopeOfNew();
+    let acc: T | undefined;
+    let seen = false;
+    for (let p = 0; p < this.numPartitions; p++) {
+      this.iterate(p, (x) => {
+        if (!seen) {
+          acc = x;
+          seen = true;
+          return;
+        }
+        try {
+          acc = fn(acc as T, x);
+        } catch (e) {
+          throw attribute(scope, e);
+        }
+      });
+    }
+    if (!seen)
+      throw new InvalidArgumentError(
+        "reduce() was called on an empty RDD; use fold() with a zero value instead.",
+      );
+    return acc as T;
+  }
+
+  async fold(zero: T, fn: (a: T, b: T) => T): Promise<T> {
+    let acc = zero;
+    for (let p = 0; p < this.numPartitions; p++) this.iterate(p, (x) => (acc = fn(acc, x)));
+    return acc;
+  }
+
+  async foreach(fn: (x: T) => void): Promise<void> {
+    for (let p = 0; p < this.numPartitions; p++) this.iterate(p, fn);
+  }
+
+  async foreachPartition(fn: (records: T[], index: number) => void | Promise<void>): Promise<void> {
+    for (let p = 0; p < this.numPartitions; p++) await fn(this.partition(p), p);
+  }
+
+  /** Counts of each distinct record, as pairs. */
+  async countByValue(): Promise<Array<[T, number]>> {
+    const counts = new KeyMap<T, [T, number]>();
+    for (let p = 0; p < this.numPartitions; p++) {
+      this.iterate(p, (x) => {
+        const e = counts.get(x);
+        if (e) e[1]++;
+        else counts.set(x, [x, 1]);
+      });
+    }
+    return Array.from(counts.values());
+  }
+}
+
+export function requirePartitions(n: unknown): number {
+  if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) {
+    throw new InvalidArgumentError(`The number of partitions must be a whole number > 0 (got ${String(n)}).`);
+  }
+  return n;
+}

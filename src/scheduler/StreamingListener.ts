@@ -1,0 +1,76 @@
+/** One output operation of one batch (Spark's OutputOperationInfo). */
+export interface OutputOperationInfo {
+  readonly batchTime: number;
+  /** Position of the output in the graph, from 0. */
+  readonly id: number;
+  readonly operatorId: string;
+  startTime?: number;
+  endTime?: number;
+  failureReason?: string;
+}
+
+/** What a batch did (Spark's BatchInfo). Times are wall-clock milliseconds; delays are durations. */
+export interface BatchInfo {
+  readonly batchTime: number;
+  /** Records of the batch per input stream id. */
+  readonly streamIdToNumRecords: Readonly<Record<string, number>>;
+  readonly numRecords: number;
+  readonly submissionTime: number;
+  processingStartTime?: number;
+  processingEndTime?: number;
+  /** From submission to the start of processing. */
+  schedulingDelay?: number;
+  /** From the start to the end of processing. */
+  processingDelay?: number;
+  /** Scheduling plus processing delay. */
+  totalDelay?: number;
+  readonly outputOperations: OutputOperationInfo[];
+  failureReason?: string;
+}
+
+/** Receives the events of a running context (Spark's StreamingListener); every method is optional. */
+export interface StreamingListener {
+  onStreamingStarted?(event: { time: number }): void;
+  onBatchSubmitted?(event: { batchInfo: BatchInfo }): void;
+  onBatchStarted?(event: { batchInfo: BatchInfo }): void;
+  onBatchCompleted?(event: { batchInfo: BatchInfo }): void;
+  onOutputOperationStarted?(event: { outputOperationInfo: OutputOperationInfo }): void;
+  onOutputOperationCompleted?(event: { outputOperationInfo: OutputOperationInfo }): void;
+}
+
+type EventName = keyof StreamingListener;
+type EventOf<N extends EventName> = Parameters<NonNullable<StreamingListener[N]>>[0];
+
+/** Delivers events to listeners; an event is built only when someone listens, and a throwing listener is logged. */
+export class ListenerBus {
+  private readonly listeners: StreamingListener[] = [];
+
+  constructor(private readonly onListenerError: (error: unknown, event: string) => void) {}
+
+  add(listener: StreamingListener): void {
+    this.listeners.push(listener);
+  }
+
+  remove(listener: StreamingListener): void {
+    const i = this.listeners.indexOf(listener);
+    if (i >= 0) this.listeners.splice(i, 1);
+  }
+
+  get active(): boolean {
+    return this.listeners.length > 0;
+  }
+
+  post<N extends EventName>(name: N, build: () => EventOf<N>): void {
+    if (this.listeners.length === 0) return;
+    const event = build();
+    for (const l of this.listeners) {
+      const handler = l[name] as ((e: EventOf<N>) => void) | undefined;
+      if (!handler) continue;
+      try {
+        handler.call(l, event);
+      } catch (e) {
+        this.onListenerError(e, name);
+      }
+    }
+  }
+}

@@ -1,0 +1,14 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+// Tests import "spate" and so exercise only the public API; the alias points it at the sources.
+export default defineConfig({
+  resolve: { alias: { spate: fileURLToPath(new URL("./src/index.ts", import.meta.url)) } },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Batch failures are logged at error level; tests assert on them through the API instead.
+    env: { SPATE_LOG_LEVEL: process.env.SPATE_LOG_LEVEL ?? "silent" },
+  },
+});
