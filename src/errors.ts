@@ -17,7 +17,10 @@ export type SpateErrorCode =
   | "SPATE_STATE_NOT_SET"
   | "SPATE_STATE_TIMING_OUT"
   | "SPATE_STATE_REMOVED"
-  | "SPATE_IO_ERROR";
+  | "SPATE_IO_ERROR"
+  | "SPATE_CHECKPOINT_CORRUPT"
+  | "SPATE_GRAPH_MISMATCH"
+  | "SPATE_NOT_REPLAYABLE";
 
 export interface SpateErrorOptions {
   cause?: unknown;
@@ -120,6 +123,34 @@ export class UserFunctionError extends SpateError {
       `${when}the function of operator "${operatorId}" threw ${what}. ` +
       "The batch was rolled back (state stays at the previous batch); fix the function or its input and restart."
     );
+  }
+}
+
+/**
+ * A checkpoint file that does not verify (torn, truncated, wrong magic, unknown format version, bad checksum), or a
+ * checkpoint directory with no valid checkpoint at all.
+ */
+export class CheckpointCorruptError extends SpateError {
+  /** The file that failed to verify, when one did. */
+  readonly file: string | undefined;
+
+  constructor(message: string, file?: string, cause?: unknown) {
+    super("SPATE_CHECKPOINT_CORRUPT", message, { cause });
+    this.file = file;
+  }
+}
+
+/**
+ * The rebuilt graph does not match the checkpoint: an operator that holds state is missing, or its id now names an
+ * operator of another kind.
+ */
+export class GraphMismatchError extends SpateError {
+  /** The ids of the operators that differ. */
+  readonly operators: string[];
+
+  constructor(message: string, operators: string[]) {
+    super("SPATE_GRAPH_MISMATCH", message);
+    this.operators = operators;
   }
 }
 

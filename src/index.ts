@@ -10,7 +10,9 @@ export {
 export type { Queue } from "./dstream/QueueInputOp.js";
 export type { UpdateFunction } from "./dstream/StateOp.js";
 export {
+  CheckpointCorruptError,
   ConfigError,
+  GraphMismatchError,
   IllegalStateError,
   InvalidArgumentError,
   InvalidDurationError,
