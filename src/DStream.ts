@@ -178,6 +178,11 @@ export class DStream<T> {
     return out;
   }
 
+  /** @internal Puts a restored RDD in place for `time` (recovery). */
+  seed(time: number, rdd: RDD<T>): void {
+    this.generated.set(time, rdd);
+  }
+
   /** @internal Forgets RDDs older than the remember duration. */
   clearMetadata(time: number): void {
     const limit = time - this.rememberDuration;

@@ -1,9 +1,14 @@
+import type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
+import { Checkpointer } from "./checkpoint/Checkpointer.js";
+import { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
+import { matchGraph, type RestoredCheckpoint, readNewestCheckpoint } from "./checkpoint/recovery.js";
 import { SpateConf } from "./config.js";
 import { DStream } from "./DStream.js";
+import { FileInputOp } from "./dstream/FileInputOp.js";
 import { type Queue, QueueInputOp } from "./dstream/QueueInputOp.js";
 import { TransformedOp } from "./dstream/TransformedOp.js";
 import { UnionOp } from "./dstream/UnionOp.js";
-import { IllegalStateError, InvalidArgumentError } from "./errors.js";
+import { IllegalStateError, InvalidArgumentError, SpateError } from "./errors.js";
 import { DStreamGraph } from "./graph/DStreamGraph.js";
 import { createLogger, type Logger } from "./log.js";
 import type { RDD, RDDEnv } from "./rdd/RDD.js";
@@ -11,7 +16,7 @@ import { JobGenerator } from "./scheduler/JobGenerator.js";
 import { JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type StreamingListener } from "./scheduler/StreamingListener.js";
 import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
-import { type Clock, requirePositiveDuration, SystemClock } from "./time.js";
+import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
 
 export interface StreamingContextOptions {
   /** The interval at which input is cut into batches, in ms. */
@@ -43,7 +48,9 @@ export class StreamingContext {
   private readonly bus: ListenerBus;
   private readonly scheduler: JobScheduler;
   private readonly generator: JobGenerator;
-  private checkpointDir: string | undefined;
+  private checkpointStore: CheckpointStore | undefined;
+  private restored: RestoredCheckpoint | undefined;
+  private droppedState: string[] = [];
   private rememberMs: number | undefined;
   private current: StreamingContextState = "initialized";
   private failure: unknown;
@@ -75,20 +82,69 @@ export class StreamingContext {
     this.generator = new JobGenerator(this.clock, this.batchDuration, this.graph, this.scheduler, fail);
   }
 
-  /** Enables checkpointing into `dir` (metadata and state). */
-  checkpoint(dir: string): void {
-    if (typeof dir !== "string" || dir === "") {
-      throw new InvalidArgumentError(
-        "checkpoint() needs a directory path, e.g. ssc.checkpoint('./checkpoints').",
-      );
-    }
+  /**
+   * Enables checkpointing (metadata and state) into a directory, or into any {@link CheckpointStore} (the plug-in
+   * point for other storage).
+   */
+  checkpoint(dirOrStore: string | CheckpointStore): void {
     this.graph.requireBuilding("checkpoint()");
-    this.checkpointDir = dir;
+    this.checkpointStore = toStore(dirOrStore);
   }
 
-  /** The directory given to `checkpoint(dir)`, if any. */
+  /** Where checkpoints go, if enabled. */
   get checkpointDirectory(): string | undefined {
-    return this.checkpointDir;
+    return this.checkpointStore?.location;
+  }
+
+  /** The checkpoint this context was restored from, if any: its file and the newer ones passed over. */
+  get restoredFrom(): { checkpoint: string; batchTime: number | undefined; skipped: string[] } | undefined {
+    const r = this.restored;
+    return (
+      r && { checkpoint: r.name, batchTime: r.metadata.completedTime, skipped: r.skipped.map((x) => x.name) }
+    );
+  }
+
+  /**
+   * Recovers a job from its checkpoint, or creates it (Spark's getOrCreate). `create` builds the graph in both
+   * cases, since functions cannot be serialized; with a checkpoint the context then resumes where the failed run
+   * stopped: state restored, batches not completed run again with the same input.
+   */
+  static async getOrCreate(
+    checkpoint: string | CheckpointStore,
+    create: () => StreamingContext | Promise<StreamingContext>,
+  ): Promise<StreamingContext> {
+    const store = toStore(checkpoint);
+    const restored = await readNewestCheckpoint(store, createLogger("spate"));
+    const ssc = await create();
+    if (!(ssc instanceof StreamingContext)) {
+      throw new InvalidArgumentError(
+        "The create function given to getOrCreate() must return a StreamingContext.",
+      );
+    }
+    if (ssc.current !== "initialized") {
+      throw new IllegalStateError(
+        "SPATE_ALREADY_STARTED",
+        "The create function given to getOrCreate() must not start the context.",
+      );
+    }
+    ssc.checkpointStore = store;
+    if (restored) {
+      ssc.graph.freeze();
+      ssc.droppedState = matchGraph(
+        ssc.graph,
+        restored.metadata,
+        ssc.batchDuration,
+        ssc.conf.getBoolean("spate.checkpoint.allowNonRestoredState"),
+      );
+      if (ssc.droppedState.length > 0) {
+        ssc.log.warn(
+          { operators: ssc.droppedState },
+          "state of operators not in the job any more is dropped (allowNonRestoredState)",
+        );
+      }
+      ssc.restored = restored;
+    }
+    return ssc;
   }
 
   /** Keeps every stream's RDDs at least `duration` ms (for ad-hoc queries of past batches). */
@@ -118,6 +174,17 @@ export class StreamingContext {
       this,
       new QueueInputOp(this.batchDuration, queue as Queue<T[]>, oneAtATime, defaultRDD),
     );
+  }
+
+  /**
+   * The lines of new files in `directory`: each batch reads the files that appeared since the previous one. A
+   * replayable source: with checkpointing, a restarted job reads the same files for the same batches.
+   */
+  textFileStream(directory: string): DStream<string> {
+    if (typeof directory !== "string" || directory === "") {
+      throw new InvalidArgumentError("textFileStream() needs a directory path.");
+    }
+    return new DStream(this, new FileInputOp(this.batchDuration, directory));
   }
 
   /** The union of streams with the same slide duration. */
@@ -161,8 +228,32 @@ export class StreamingContext {
       );
     }
     this.graph.freeze();
+    const store = this.checkpointStore;
+    if (store) {
+      const queue = this.graph.inputs.find((s) => !s.op.inputLog?.replayable);
+      if (queue) {
+        throw new SpateError(
+          "SPATE_NOT_REPLAYABLE",
+          `Checkpointing needs replayable input, and ${queue.id} (${queue.op.kind}) cannot be read again after a ` +
+            "restart. Use textFileStream or a receiver with the write-ahead log, or turn checkpointing off.",
+        );
+      }
+      const checkpointer = new Checkpointer(
+        store,
+        this.graph,
+        this.conf,
+        this.appName,
+        this.batchDuration,
+        this.log,
+      );
+      this.scheduler.hooks = {
+        beforeBatch: (time, pending) => checkpointer.beforeBatch(time, pending),
+        afterBatch: (time, pending) => checkpointer.afterBatch(time, this.zeroTime ?? 0, pending),
+      };
+      if (this.restored) this.restart(this.restored, checkpointer);
+    }
     this.current = "active";
-    this.generator.start(this.rememberMs);
+    if (!this.restored) this.generator.start(this.rememberMs);
     this.bus.post("onStreamingStarted", () => ({ time: this.clock.getTimeMillis() }));
     this.log.info(
       {
@@ -229,6 +320,59 @@ export class StreamingContext {
     return this.scheduler.whenIdle();
   }
 
+  /** Restores state and input logs from the checkpoint, replays completed batches into state, re-runs the rest. */
+  private restart(restored: RestoredCheckpoint, checkpointer: Checkpointer): void {
+    const md = restored.metadata;
+    if (this.clock instanceof ManualClock) this.clock.setTime(md.checkpointTime);
+    const versions = new Map<string, number>();
+    const rerun = this.generator.restart(
+      md.zeroTime,
+      this.rememberMs,
+      md.completedTime,
+      md.checkpointTime,
+      () => {
+        for (const s of this.graph.inputs) {
+          const data = md.inputs[s.id];
+          if (data !== undefined) s.op.inputLog?.restore(data);
+        }
+        for (const s of this.graph.streams) {
+          const saved = restored.state.get(s.id);
+          if (!s.op.checkpointState || this.droppedState.includes(s.id)) continue;
+          if (saved) {
+            s.op.checkpointState.restore(s, saved.perPartition, saved.version);
+            versions.set(s.id, saved.version);
+          } else if (md.operators.some((o) => o.id === s.id)) {
+            // In the job before its first data checkpoint: its state is empty at zero time, replayed from there.
+            versions.set(s.id, md.zeroTime);
+          }
+        }
+        checkpointer.resume(md, restored.name, versions);
+        // State is at its last data checkpoint: replay the completed batches after it, without their outputs.
+        const completed = md.completedTime;
+        if (completed === undefined || versions.size === 0) return;
+        for (
+          let t = Math.min(...versions.values()) + this.batchDuration;
+          t <= completed;
+          t += this.batchDuration
+        ) {
+          this.graph.generateJobs(t);
+          this.graph.materializeStateful(t, (s) => (versions.get(s.id) ?? Number.POSITIVE_INFINITY) < t);
+          this.stateStores.commitAll(t);
+          this.graph.clearMetadata(t);
+        }
+      },
+    );
+    this.log.info(
+      {
+        checkpoint: restored.name,
+        lastCompletedBatch: md.completedTime,
+        restoredOperators: [...versions.keys()],
+        rerun,
+      },
+      "restored from checkpoint",
+    );
+  }
+
   private fail(error: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = error;
@@ -238,4 +382,15 @@ export class StreamingContext {
     this.stopping ??= Promise.resolve();
     this.settleTermination(error);
   }
+}
+
+function toStore(dirOrStore: string | CheckpointStore): CheckpointStore {
+  if (typeof dirOrStore === "string") {
+    if (dirOrStore === "") throw new InvalidArgumentError("A checkpoint directory path must not be empty.");
+    return new FileCheckpointStore(dirOrStore);
+  }
+  if (!dirOrStore || typeof dirOrStore.write !== "function" || typeof dirOrStore.list !== "function") {
+    throw new InvalidArgumentError("checkpoint() takes a directory path or a CheckpointStore.");
+  }
+  return dirOrStore;
 }

@@ -27,6 +27,12 @@ export const SETTINGS = {
     doc: "How many checkpoints are kept.",
     check: positiveInt,
   },
+  "spate.checkpoint.fullSnapshotEvery": {
+    type: "number",
+    default: 10,
+    doc: "A data checkpoint is a full snapshot every this many checkpoints of an operator, a delta otherwise.",
+    check: positiveInt,
+  },
   "spate.checkpoint.allowNonRestoredState": {
     type: "boolean",
     default: false,

@@ -3,6 +3,7 @@ import {
   ManualClock,
   Seconds,
   type SpateError,
+  type State,
   StateSpec,
   StreamingContext,
   UserFunctionError,
@@ -217,7 +218,7 @@ describe("batch atomicity", () => {
         .foreachRDD(async (rdd) => void (await rdd.collect()));
       words
         .mapWithState(
-          StateSpec.function((k: string, v: number | undefined, state) => {
+          StateSpec.function((k: string, v: number | undefined, state: State<number>) => {
             if (k === "boom" && where === "in the state function") throw new Error("boom");
             state.update((state.getOption() ?? 0) + (v ?? 0));
           }),

@@ -3,7 +3,8 @@ import { attribute, SpateError } from "../errors.js";
 import type { Partitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { StateHandle, type StateSpec } from "../State.js";
-import type { Operator } from "./Operator.js";
+import type { CheckpointableState, Operator } from "./Operator.js";
+import { storeCheckpoint } from "./storeCheckpoint.js";
 
 /**
  * `mapWithState` (Spark's MapWithStateDStream): the function runs once per record of the batch, then once per key
@@ -16,6 +17,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
   readonly stateful = true;
   /** The batch time each partition's store was last computed for (to catch stale snapshot reads). */
   private readonly computedAt: number[];
+  readonly checkpointState: CheckpointableState<M>;
 
   constructor(
     private readonly parent: DStream<[K, V]>,
@@ -24,6 +26,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
   ) {
     this.parents = [parent];
     this.computedAt = new Array(partitioner.numPartitions).fill(Number.NEGATIVE_INFINITY);
+    this.checkpointState = storeCheckpoint(partitioner.numPartitions, this.storeOptions());
   }
 
   get slideDuration(): number {
@@ -34,9 +37,9 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
     return { indexByTime: this.spec.getTimeout() !== undefined };
   }
 
-  initialize(self: DStream<M>, zeroTime: number): void {
+  initialize(self: DStream<M>, zeroTime: number, restoring: boolean): void {
     const initial = this.spec.getInitialState();
-    if (!initial) return;
+    if (!initial || restoring) return;
     const provider = self.context.stateStores;
     // As Spark, the initial state counts as updated at the first batch, so it cannot time out in that batch.
     const firstBatch = zeroTime + this.slideDuration;

@@ -19,6 +19,29 @@ export interface Operator<T> {
   readonly stateful?: boolean;
   /** An input stream: computed at the batch time itself, when its input is allocated to the batch. */
   readonly input?: boolean;
-  /** Called once when the context starts, after ids are assigned. */
-  initialize?(self: DStream<T>, zeroTime: number): void;
+  /** Called once when the context starts, after ids are assigned; `restoring` when state comes from a checkpoint. */
+  initialize?(self: DStream<T>, zeroTime: number, restoring: boolean): void;
+  /** How a stateful operator saves its state into data checkpoints and restores it. */
+  readonly checkpointState?: CheckpointableState<T>;
+  /** How an input stream records what it gave each batch, so that recovery replays exactly that. */
+  readonly inputLog?: InputLog;
+}
+
+/** The state of a stateful operator, one body per partition. */
+export interface CheckpointableState<T> {
+  /** Snapshots are always whole (the checkpointer then writes no deltas). */
+  readonly fullOnly?: boolean;
+  /** The state as of `time` (the batch just committed): every entry, or what changed since the last snapshot. */
+  snapshot(self: DStream<T>, time: number, mode: "full" | "delta"): unknown[];
+  /** Restores the state at `version` from, per partition, a full snapshot followed by deltas. */
+  restore(self: DStream<T>, perPartition: unknown[][], version: number): void;
+}
+
+/** What an input stream allocated to batches: recorded in metadata checkpoints, replayed on recovery. */
+export interface InputLog {
+  /** Whether the input can be read again for a recorded batch (files, logs); a queue cannot. */
+  readonly replayable: boolean;
+  /** The allocations of every batch at or after `keepFrom`, and whatever else the stream needs to resume. */
+  save(keepFrom: number): unknown;
+  restore(data: unknown): void;
 }

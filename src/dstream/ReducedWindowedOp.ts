@@ -4,7 +4,7 @@ import { KeyMap } from "../rdd/keys.js";
 import type { Partitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { requireMultiple } from "../time.js";
-import type { Operator } from "./Operator.js";
+import type { CheckpointableState, Operator } from "./Operator.js";
 
 interface Merge<V> {
   prev: V | undefined;
@@ -57,6 +57,19 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
   initialize(self: DStream<[K, V]>): void {
     self.persist();
   }
+
+  /** The state of a reduced window is the window itself: the next one is computed from it. */
+  readonly checkpointState: CheckpointableState<[K, V]> = {
+    fullOnly: true,
+    snapshot: (self, time) => (self.getOrCompute(time)?.materialize() ?? []).map((records) => ({ records })),
+    restore: (self, perPartition, version) => {
+      const parts = Array.from({ length: this.partitioner.numPartitions }, (_, p) => {
+        const snaps = (perPartition[p] ?? []) as Array<{ records: Array<[K, V]> }>;
+        return snaps.at(-1)?.records ?? [];
+      });
+      self.seed(version, RDD.fromPartitions(parts, self.context.rddEnv, this.partitioner));
+    },
+  };
 
   compute(time: number, self: DStream<[K, V]>): RDD<[K, V]> {
     const parentSlide = this.reduced.slideDuration;

@@ -3,7 +3,8 @@ import { attribute } from "../errors.js";
 import { KeyMap } from "../rdd/keys.js";
 import type { Partitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
-import type { Operator } from "./Operator.js";
+import type { CheckpointableState, Operator } from "./Operator.js";
+import { storeCheckpoint } from "./storeCheckpoint.js";
 
 /** The function of `updateStateByKey`: the new state of a key, or undefined to remove it. */
 export type UpdateFunction<K, V, S> = (
@@ -21,6 +22,7 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
   readonly kind = "updateStateByKey";
   readonly parents: readonly DStream<any>[];
   readonly stateful = true;
+  readonly checkpointState: CheckpointableState<[K, S]>;
 
   constructor(
     private readonly parent: DStream<[K, V]>,
@@ -29,14 +31,15 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
     private readonly initialState: Array<[K, S]> | undefined,
   ) {
     this.parents = [parent];
+    this.checkpointState = storeCheckpoint(partitioner.numPartitions);
   }
 
   get slideDuration(): number {
     return this.parent.slideDuration;
   }
 
-  initialize(self: DStream<[K, S]>, zeroTime: number): void {
-    if (!this.initialState) return;
+  initialize(self: DStream<[K, S]>, zeroTime: number, restoring: boolean): void {
+    if (!this.initialState || restoring) return;
     const provider = self.context.stateStores;
     for (const [k, s] of this.initialState) {
       provider.getStore<K, S>(self.id, this.partitioner.getPartition(k)).put(k, s, zeroTime);

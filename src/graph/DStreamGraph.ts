@@ -47,6 +47,7 @@ export class DStreamGraph {
    * ids and its rank among its siblings of the same kind, so that adding a branch elsewhere changes no id.
    */
   freeze(): void {
+    if (this.frozen) return;
     if (this.outputs.length === 0) {
       throw new IllegalStateError(
         "SPATE_NO_OUTPUT",
@@ -74,7 +75,7 @@ export class DStreamGraph {
   }
 
   /** Sets every stream's zero time and remember duration, then lets stateful operators load initial state. */
-  start(zeroTime: number, rememberDuration: number | undefined): void {
+  start(zeroTime: number, rememberDuration: number | undefined, restoring = false): void {
     for (const s of this.streams) {
       s.zeroTime = zeroTime;
       const checkpoint = s.checkpointInterval;
@@ -82,7 +83,7 @@ export class DStreamGraph {
         checkpoint !== undefined ? Math.max(s.slideDuration, 2 * checkpoint) : s.slideDuration;
     }
     for (const o of this.outputs) o.remember(rememberDuration ?? 0);
-    for (const s of this.streams) s.op.initialize?.(s, zeroTime);
+    for (const s of this.streams) s.op.initialize?.(s, zeroTime, restoring);
   }
 
   /** Allocates the batch's input to every input stream, then creates one job per output that has an RDD. */
@@ -108,9 +109,9 @@ export class DStreamGraph {
    * Computes, in graph order, the batch's RDDs of stateful streams (their state must advance every batch, in
    * order) and of persisted streams (later windows read them).
    */
-  materializeStateful(time: number): void {
+  materializeStateful(time: number, only?: (stream: DStream<any>) => boolean): void {
     for (const s of this.streams) {
-      if (!s.op.stateful && !s.isPersisted) continue;
+      if (only ? !only(s) : !s.op.stateful && !s.isPersisted) continue;
       try {
         s.getOrCompute(time)?.materialize();
       } catch (e) {

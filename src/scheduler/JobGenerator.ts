@@ -32,6 +32,32 @@ export class JobGenerator {
     this.timer.start(startTime);
   }
 
+  /**
+   * Restarts from a checkpoint (Spark's JobGenerator.restart): `prepare` restores and replays state, then every
+   * batch after the last completed one is generated again, up to the later of the checkpoint's last batch and
+   * now (the down time), and the timer carries on after that.
+   */
+  restart(
+    zeroTime: number,
+    rememberDuration: number | undefined,
+    lastCompleted: number | undefined,
+    checkpointTime: number,
+    prepare: () => void,
+  ): number[] {
+    this.zero = zeroTime;
+    this.graph.start(zeroTime, rememberDuration, true);
+    prepare();
+    const now = this.clock.getTimeMillis();
+    const alignedNow = zeroTime + Math.floor((now - zeroTime) / this.batchDuration) * this.batchDuration;
+    const until = Math.max(checkpointTime, alignedNow);
+    const times: number[] = [];
+    for (let t = (lastCompleted ?? zeroTime) + this.batchDuration; t <= until; t += this.batchDuration)
+      times.push(t);
+    for (const t of times) this.generate(t);
+    this.timer.start(until + this.batchDuration);
+    return times;
+  }
+
   stop(): void {
     this.timer.stop();
   }

@@ -10,6 +10,12 @@ interface PendingBatch {
   info: BatchInfo;
 }
 
+/** What the checkpointer does around each batch: record its input first, record it complete after. */
+export interface BatchHooks {
+  beforeBatch(time: number, pending: number[]): Promise<void>;
+  afterBatch(time: number, pending: number[]): Promise<void>;
+}
+
 /** Wall-clock time for metrics only; the engine's batch times come from its Clock. */
 const wallClock = () => Date.now();
 
@@ -23,6 +29,8 @@ export class JobScheduler {
   private running: Promise<void> | undefined;
   private idleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private failure: unknown;
+  private current: number | undefined;
+  hooks: BatchHooks | undefined;
 
   constructor(
     private readonly graph: DStreamGraph,
@@ -57,6 +65,12 @@ export class JobScheduler {
     return this.queue.length + (this.running ? 1 : 0);
   }
 
+  /** Times of the batch running and the batches queued. */
+  pendingTimes(): number[] {
+    const times = this.queue.map((p) => p.batch.time);
+    return this.current === undefined ? times : [this.current, ...times];
+  }
+
   /** Drops the batches that have not started (a non-graceful stop); returns their times. */
   dropPending(): number[] {
     return this.queue.splice(0).map((p) => p.batch.time);
@@ -89,10 +103,12 @@ export class JobScheduler {
 
   private async runBatch({ batch, info }: PendingBatch): Promise<void> {
     const time = batch.time;
+    this.current = time;
     info.processingStartTime = wallClock();
     info.schedulingDelay = info.processingStartTime - info.submissionTime;
     this.bus.post("onBatchStarted", () => ({ batchInfo: info }));
     try {
+      await this.hooks?.beforeBatch(time, this.pendingTimes());
       this.graph.materializeStateful(time);
       for (let i = 0; i < batch.jobs.length; i++) {
         const job = batch.jobs[i]!;
@@ -126,9 +142,27 @@ export class JobScheduler {
         },
         "batch failed; state rolled back to the previous batch",
       );
+      this.current = undefined;
       this.onFailure(error);
       return;
     }
+    try {
+      await this.hooks?.afterBatch(
+        time,
+        this.pendingTimes().filter((t) => t !== time),
+      );
+    } catch (e) {
+      // State is committed but not checkpointed: stop, and let a restart recover from the previous checkpoint.
+      this.failure = e;
+      this.current = undefined;
+      this.log.error(
+        { batchTime: time, error: e },
+        "checkpoint failed; stopping (a restart recovers from the previous one)",
+      );
+      this.onFailure(e);
+      return;
+    }
+    this.current = undefined;
     this.graph.clearMetadata(time);
     this.finish(info);
     this.log.debug(

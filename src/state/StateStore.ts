@@ -33,6 +33,23 @@ export interface StateStore<K, S> {
   readonly dirty: boolean;
   commit(version: number): void;
   abort(): void;
+  /**
+   * The committed state for a data checkpoint: every entry (`full`), or only what changed since the previous
+   * snapshot (`delta`). Marks the store as checkpointed at its current version.
+   */
+  snapshot(mode: "full" | "delta"): StateSnapshot<K, S>;
+  /** Replaces the store's content with a full snapshot followed by deltas, at `version`. */
+  restore(snapshots: StateSnapshot<K, S>[], version: number): void;
+}
+
+/** A data checkpoint of one store: every entry, or the entries put and keys removed since the previous one. */
+export interface StateSnapshot<K, S> {
+  mode: "full" | "delta";
+  version: number;
+  /** `[key, state, updatedAt]` of every entry (full) or of every entry put since the previous snapshot (delta). */
+  entries: Array<[K, S, number]>;
+  /** Keys removed since the previous snapshot (delta only). */
+  removed: K[];
 }
 
 export interface StateStoreOptions {
@@ -63,6 +80,8 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   private readonly live = new KeyMap<K, StateEntry<K, S>>();
   private undo = new KeyMap<K, StateEntry<K, S> | typeof ABSENT>();
   private readonly byTime: Map<number, Set<StateEntry<K, S>>> | undefined;
+  /** Keys changed by commits since the last snapshot: what a delta checkpoint writes. */
+  private changed = new KeyMap<K, true>();
   version: number | undefined = undefined;
 
   constructor(
@@ -122,7 +141,51 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   commit(version: number): void {
-    if (this.undo.size > 0) this.undo = new KeyMap();
+    if (this.undo.size > 0) {
+      this.undo.forEach((_previous, key) => {
+        this.changed.set(key, true);
+      });
+      this.undo = new KeyMap();
+    }
+    this.version = version;
+  }
+
+  snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
+    const entries: Array<[K, S, number]> = [];
+    const removed: K[] = [];
+    if (mode === "full") {
+      for (const e of this.live.values()) entries.push([e.key, e.state, e.updatedAt]);
+    } else {
+      this.changed.forEach((_t, key) => {
+        const e = this.live.get(key);
+        if (e) entries.push([e.key, e.state, e.updatedAt]);
+        else removed.push(key);
+      });
+    }
+    this.changed = new KeyMap();
+    return { mode, version: this.version ?? 0, entries, removed };
+  }
+
+  restore(snapshots: StateSnapshot<K, S>[], version: number): void {
+    this.live.clear();
+    this.byTime?.clear();
+    this.undo = new KeyMap();
+    this.changed = new KeyMap();
+    const ordered: Array<[K, S, number]> = [];
+    const live = new KeyMap<K, [K, S, number]>();
+    for (const snap of snapshots) {
+      if (snap.mode === "full") live.clear();
+      for (const k of snap.removed) live.delete(k);
+      for (const e of snap.entries) live.set(e[0], e);
+    }
+    for (const e of live.values()) ordered.push(e);
+    // The time index is iterated oldest first: rebuild it in update-time order.
+    if (this.byTime) ordered.sort((a, b) => a[2] - b[2]);
+    for (const [key, state, updatedAt] of ordered) {
+      const entry: StateEntry<K, S> = { key, state, updatedAt };
+      this.live.set(key, entry);
+      if (this.byTime) this.index(entry);
+    }
     this.version = version;
   }
 

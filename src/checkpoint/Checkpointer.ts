@@ -1,0 +1,170 @@
+import type { SpateConf } from "../config.js";
+import type { DStream } from "../DStream.js";
+import type { DStreamGraph } from "../graph/DStreamGraph.js";
+import type { Logger } from "../log.js";
+import type { CheckpointStore } from "./CheckpointStore.js";
+import { encodeCheckpointFile } from "./format.js";
+import { type MetadataCheckpoint, metadataName, type OperatorRecord, stateFileName } from "./metadata.js";
+
+/** Where one stateful operator's state stands in the checkpoint: files per partition, full snapshot first. */
+interface StateChain {
+  version: number;
+  files: string[];
+  deltas: number;
+}
+
+const TEN_SECONDS = 10_000;
+
+/** A stateful stream's data checkpoint interval: its own, the setting, or Spark's default (>= 10 s). */
+export function checkpointIntervalOf(stream: DStream<any>, conf: SpateConf): number {
+  const slide = stream.slideDuration;
+  const own = stream.checkpointInterval ?? conf.getNumber("spate.checkpoint.interval");
+  if (own !== undefined) return Math.max(slide, Math.ceil(own / slide) * slide);
+  return slide * Math.ceil(TEN_SECONDS / slide);
+}
+
+/**
+ * Writes checkpoints as batches run (Spark's CheckpointWriter and DoCheckpoint): a metadata checkpoint before a
+ * batch's outputs run (recording its input, so a re-run reads the same) and after it completes; data checkpoints
+ * of every stateful operator at its interval, as deltas with a full snapshot every so often; then deletes what no
+ * retained checkpoint needs. State files are written before the metadata that points at them.
+ */
+export class Checkpointer {
+  private readonly chains = new Map<string, StateChain>();
+  /** Metadata files written or found, oldest first, with the state files each one needs. */
+  private readonly retained: Array<{ name: string; files: string[] }> = [];
+  private completed: number | undefined;
+  private readonly retain: number;
+  private readonly fullEvery: number;
+
+  constructor(
+    readonly store: CheckpointStore,
+    private readonly graph: DStreamGraph,
+    private readonly conf: SpateConf,
+    private readonly appName: string,
+    private readonly batchDuration: number,
+    private readonly log: Logger,
+  ) {
+    this.retain = conf.getNumber("spate.checkpoint.retain") ?? 10;
+    this.fullEvery = conf.getNumber("spate.checkpoint.fullSnapshotEvery") ?? 10;
+  }
+
+  /** Continues from a restored checkpoint: its state chains and completed batch. */
+  resume(metadata: MetadataCheckpoint, name: string, restored: ReadonlyMap<string, number>): void {
+    this.completed = metadata.completedTime;
+    for (const [id, s] of Object.entries(metadata.state)) {
+      if (restored.has(id))
+        this.chains.set(id, { version: s.version, files: s.files, deltas: s.files.length - 1 });
+    }
+    this.retained.push({ name, files: Object.values(metadata.state).flatMap((s) => s.files) });
+  }
+
+  get lastCompleted(): number | undefined {
+    return this.completed;
+  }
+
+  /** Records a batch's input before any of its outputs runs. */
+  async beforeBatch(time: number, pending: number[]): Promise<void> {
+    await this.writeMetadata(time, 0, pending);
+  }
+
+  /** After a batch committed: data checkpoints that are due, then the metadata that records the batch complete. */
+  async afterBatch(time: number, zeroTime: number, pending: number[]): Promise<void> {
+    for (const s of this.graph.streams) {
+      const cp = s.op.checkpointState;
+      if (!cp || !s.isTimeValid(time)) continue;
+      if ((time - zeroTime) % checkpointIntervalOf(s, this.conf) !== 0) continue;
+      const chain = this.chains.get(s.id);
+      const full = cp.fullOnly === true || !chain || chain.deltas + 1 >= this.fullEvery;
+      const mode = full ? "full" : "delta";
+      const started = performance.now();
+      const body = {
+        operatorId: s.id,
+        kind: s.op.kind,
+        version: time,
+        mode,
+        partitions: cp.snapshot(s, time, mode),
+      };
+      const bytes = encodeCheckpointFile("state", body);
+      const name = stateFileName(s.id, time, mode);
+      await this.store.write(name, bytes);
+      this.chains.set(
+        s.id,
+        full
+          ? { version: time, files: [name], deltas: 0 }
+          : { version: time, files: [...chain!.files, name], deltas: chain!.deltas + 1 },
+      );
+      this.log.debug(
+        {
+          operatorId: s.id,
+          batchTime: time,
+          mode,
+          bytes: bytes.length,
+          ms: Math.round(performance.now() - started),
+        },
+        "data checkpoint written",
+      );
+    }
+    this.completed = time;
+    await this.writeMetadata(time, 1, pending);
+  }
+
+  private operators(): OperatorRecord[] {
+    return this.graph.streams.map((s) => ({
+      id: s.id,
+      kind: s.op.kind,
+      stateful: s.op.checkpointState !== undefined,
+    }));
+  }
+
+  /** The oldest batch whose input a recovery may need: state is replayed from its last data checkpoint. */
+  private keepInputFrom(zeroTime: number): number {
+    let from = this.completed ?? zeroTime;
+    for (const s of this.graph.streams) {
+      if (!s.op.checkpointState) continue;
+      // Before its first data checkpoint, a stateful operator is rebuilt from zero time.
+      from = Math.min(from, this.chains.get(s.id)?.version ?? zeroTime);
+    }
+    return from;
+  }
+
+  private async writeMetadata(time: number, phase: 0 | 1, pending: number[]): Promise<void> {
+    const zeroTime = this.graph.streams[0]?.zeroTime ?? 0;
+    const inputs: Record<string, unknown> = {};
+    for (const s of this.graph.inputs) {
+      const log = s.op.inputLog;
+      if (log) inputs[s.id] = log.save(this.keepInputFrom(zeroTime) - s.rememberDuration);
+    }
+    const state: MetadataCheckpoint["state"] = {};
+    for (const [id, chain] of this.chains) {
+      const stream = this.graph.streams.find((s) => s.id === id);
+      if (stream) state[id] = { kind: stream.op.kind, version: chain.version, files: chain.files };
+    }
+    const metadata: MetadataCheckpoint = {
+      appName: this.appName,
+      batchDuration: this.batchDuration,
+      zeroTime,
+      checkpointTime: Math.max(time, ...pending),
+      completedTime: this.completed,
+      pendingTimes: pending.filter((t) => t !== this.completed),
+      operators: this.operators(),
+      inputs,
+      state,
+      writtenAt: Date.now(),
+    };
+    const name = metadataName(time, phase);
+    await this.store.write(name, encodeCheckpointFile("metadata", metadata));
+    this.retained.push({ name, files: Object.values(state).flatMap((s) => s.files) });
+    await this.clean();
+  }
+
+  /** Deletes metadata beyond the retained count, and state files no retained metadata needs. */
+  private async clean(): Promise<void> {
+    if (this.retained.length <= this.retain) return;
+    const dropped = this.retained.splice(0, this.retained.length - this.retain);
+    const needed = new Set(this.retained.flatMap((r) => r.files));
+    const candidates = new Set(dropped.flatMap((r) => r.files));
+    for (const r of dropped) await this.store.delete(r.name);
+    for (const f of candidates) if (!needed.has(f)) await this.store.delete(f);
+  }
+}

@@ -1,0 +1,128 @@
+import { CheckpointCorruptError, GraphMismatchError } from "../errors.js";
+import type { DStreamGraph } from "../graph/DStreamGraph.js";
+import type { Logger } from "../log.js";
+import type { CheckpointStore } from "./CheckpointStore.js";
+import { decodeCheckpointFile } from "./format.js";
+import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
+
+/** A checkpoint read back: its metadata, and the state bodies of each operator per partition (full, then deltas). */
+export interface RestoredCheckpoint {
+  name: string;
+  metadata: MetadataCheckpoint;
+  state: Map<string, { version: number; perPartition: unknown[][] }>;
+  /** Newer checkpoints that did not verify and were passed over. */
+  skipped: Array<{ name: string; reason: string }>;
+}
+
+interface StateFileBody {
+  operatorId: string;
+  kind: string;
+  version: number;
+  mode: "full" | "delta";
+  partitions: unknown[];
+}
+
+async function load(
+  store: CheckpointStore,
+  name: string,
+  metadata: MetadataCheckpoint,
+): Promise<RestoredCheckpoint> {
+  const state: RestoredCheckpoint["state"] = new Map();
+  for (const [id, s] of Object.entries(metadata.state)) {
+    const perPartition: unknown[][] = [];
+    for (const file of s.files) {
+      const bytes = await store.read(file);
+      if (!bytes)
+        throw new CheckpointCorruptError(`The state file ${file} of checkpoint ${name} is missing.`, file);
+      const body = decodeCheckpointFile(bytes, "state", file) as StateFileBody;
+      body.partitions.forEach((part, p) => {
+        (perPartition[p] ??= []).push(part);
+      });
+    }
+    state.set(id, { version: s.version, perPartition });
+  }
+  return { name, metadata, state, skipped: [] };
+}
+
+/**
+ * Reads the newest checkpoint that verifies, newest first (Spark's CheckpointReader). A torn or corrupt newest one
+ * is passed over, and the log says so; a store holding checkpoint files none of which verifies fails with
+ * SPATE_CHECKPOINT_CORRUPT rather than starting from scratch. An empty store gives undefined.
+ */
+export async function readNewestCheckpoint(
+  store: CheckpointStore,
+  log: Logger,
+): Promise<RestoredCheckpoint | undefined> {
+  const names = await store.list();
+  const metadataNames = names.filter(isMetadataName).sort().reverse();
+  const skipped: RestoredCheckpoint["skipped"] = [];
+  for (const name of metadataNames) {
+    try {
+      const bytes = await store.read(name);
+      if (!bytes) continue;
+      const metadata = decodeCheckpointFile(bytes, "metadata", name) as MetadataCheckpoint;
+      const restored = await load(store, name, metadata);
+      restored.skipped = skipped;
+      if (skipped.length > 0) {
+        log.warn(
+          { location: store.location, used: name, skipped },
+          "newest checkpoint did not verify: fell back to an older one",
+        );
+      }
+      return restored;
+    } catch (e) {
+      if (!(e instanceof CheckpointCorruptError)) throw e;
+      skipped.push({ name, reason: e.message });
+    }
+  }
+  const ours = names.filter((n) => isMetadataName(n) || n.startsWith("state-"));
+  if (ours.length > 0) {
+    throw new CheckpointCorruptError(
+      `No valid checkpoint in ${store.location}: ${metadataNames.length} metadata file(s) and ` +
+        `${ours.length - metadataNames.length} state file(s), none restorable` +
+        (skipped.length > 0 ? ` (newest: ${skipped[0]!.reason})` : "") +
+        ". Restore the directory from a backup, or point the job at an empty directory to start from scratch.",
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Matches the rebuilt graph against a checkpoint by operator id: an operator holding state in the checkpoint
+ * must still exist with the same kind, and no recorded id may now name another kind. Returns the ids whose state
+ * is dropped (with `allowNonRestoredState`); throws SPATE_GRAPH_MISMATCH otherwise.
+ */
+export function matchGraph(
+  graph: DStreamGraph,
+  metadata: MetadataCheckpoint,
+  batchDuration: number,
+  allowNonRestoredState: boolean,
+): string[] {
+  if (metadata.batchDuration !== batchDuration) {
+    throw new GraphMismatchError(
+      `The checkpoint was written with a batch duration of ${metadata.batchDuration} ms, the job now has ` +
+        `${batchDuration} ms; batch times would not line up. Use the same batch duration, or a new checkpoint directory.`,
+      [],
+    );
+  }
+  const byId = new Map(graph.streams.map((s) => [s.id, s]));
+  const problems: string[] = [];
+  const ids: string[] = [];
+  for (const op of metadata.operators) {
+    const now = byId.get(op.id);
+    if (now && now.op.kind !== op.kind) {
+      problems.push(`"${op.id}" was a ${op.kind} and is now a ${now.op.kind}`);
+      ids.push(op.id);
+    } else if (!now && metadata.state[op.id]) {
+      problems.push(`"${op.id}" (${op.kind}) holds state in the checkpoint and is not in the job any more`);
+      ids.push(op.id);
+    }
+  }
+  if (ids.length === 0) return [];
+  if (allowNonRestoredState) return ids;
+  throw new GraphMismatchError(
+    `The job does not match its checkpoint: ${problems.join("; ")}. Pin the ids of stateful operators with ` +
+      'uid("name") so that edits elsewhere keep them, or set spate.checkpoint.allowNonRestoredState to drop that state.',
+    ids,
+  );
+}

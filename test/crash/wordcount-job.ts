@@ -1,0 +1,116 @@
+// The job of the crash test, run as a child process: word counts over a folder of files with updateStateByKey,
+// mapWithState and a windowed count with an inverse function, each saved per batch with saveAsTextFiles. Every
+// attempt at every batch also appends a hash of its outputs to attempts.log, so the test can check that a batch
+// run before and after a kill wrote the same thing. A slow checkpoint store widens the window in which a kill
+// lands inside a checkpoint.
+import { appendFileSync, closeSync, fsyncSync, openSync } from "node:fs";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import {
+  type CheckpointStore,
+  FileCheckpointStore,
+  type RDD,
+  type State,
+  StateSpec,
+  StreamingContext,
+} from "spate";
+
+const [checkpointDir, inputDir, outputDir, mode] = process.argv.slice(2) as [string, string, string, string];
+const BATCH = 200;
+
+function appendDurably(file: string, line: string): void {
+  appendFileSync(file, line);
+  const fd = openSync(file, "r");
+  fsyncSync(fd);
+  closeSync(fd);
+}
+
+class SlowStore implements CheckpointStore {
+  constructor(private readonly inner: CheckpointStore) {}
+  get location() {
+    return this.inner.location;
+  }
+  async write(name: string, data: Uint8Array) {
+    await new Promise((r) => setTimeout(r, Math.random() * 15));
+    await this.inner.write(name, data);
+  }
+  read(name: string) {
+    return this.inner.read(name);
+  }
+  list() {
+    return this.inner.list();
+  }
+  delete(name: string) {
+    return this.inner.delete(name);
+  }
+}
+
+function record(name: string) {
+  return async (rdd: RDD<unknown>, time: number) => {
+    const lines = (await rdd.collect()).map((x) => JSON.stringify(x)).sort();
+    const hash = createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 16);
+    appendDurably(path.join(outputDir, "attempts.log"), `${name} ${time} ${hash}\n`);
+  };
+}
+
+function create(): StreamingContext {
+  const ssc = new StreamingContext({
+    batchDuration: BATCH,
+    appName: "crash-wordcount",
+    conf: {
+      "spate.checkpoint.interval": 2 * BATCH,
+      "spate.checkpoint.retain": 4,
+      "spate.default.parallelism": 2,
+    },
+  });
+  const lines = ssc.textFileStream(inputDir);
+  lines.saveAsTextFiles(path.join(outputDir, "input"));
+  const words = lines
+    .flatMap((l) => l.split(" ").filter((w) => w !== ""))
+    .map((w) => [w, 1] as [string, number]);
+  const totals = words
+    .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+    .uid("totals");
+  totals.saveAsTextFiles(path.join(outputDir, "totals"));
+  totals.foreachRDD(record("totals"));
+  const sessions = words
+    .mapWithState(
+      StateSpec.function((_w: string, one: number | undefined, state: State<number>) => {
+        state.update((state.getOption() ?? 0) + (one ?? 0));
+      }),
+    )
+    .uid("sessions")
+    .stateSnapshots();
+  sessions.saveAsTextFiles(path.join(outputDir, "sessions"));
+  sessions.foreachRDD(record("sessions"));
+  const windowed = words
+    .reduceByKeyAndWindow(
+      (a, b) => a + b,
+      (a, b) => a - b,
+      3 * BATCH,
+      BATCH,
+    )
+    .uid("window");
+  windowed.saveAsTextFiles(path.join(outputDir, "window"));
+  windowed.foreachRDD(record("window"));
+  return ssc;
+}
+
+const store = new SlowStore(new FileCheckpointStore(checkpointDir));
+const ssc = await StreamingContext.getOrCreate(store, create);
+ssc.addStreamingListener({
+  onBatchCompleted: ({ batchInfo }) => {
+    if (batchInfo.failureReason === undefined) {
+      appendDurably(path.join(outputDir, "completed.log"), `${batchInfo.batchTime}\n`);
+    }
+  },
+});
+await ssc.start();
+process.stdout.write(`started ${ssc.restoredFrom ? `restored ${ssc.restoredFrom.batchTime}` : "fresh"}\n`);
+if (mode === "final") {
+  // Run until told to stop on stdin, then stop gracefully.
+  process.stdin.once("data", () => {
+    void ssc.stop({ stopGracefully: true }).then(() => process.exit(0));
+  });
+}
+await ssc.awaitTermination();
