@@ -5,6 +5,7 @@ import { matchGraph, type RestoredCheckpoint, readNewestCheckpoint } from "./che
 import { SpateConf } from "./config.js";
 import { DStream } from "./DStream.js";
 import { FileInputOp } from "./dstream/FileInputOp.js";
+import { ReceiverInputOp } from "./dstream/ReceiverInputOp.js";
 import { type Queue, QueueInputOp } from "./dstream/QueueInputOp.js";
 import { TransformedOp } from "./dstream/TransformedOp.js";
 import { UnionOp } from "./dstream/UnionOp.js";
@@ -12,6 +13,7 @@ import { IllegalStateError, InvalidArgumentError, SpateError } from "./errors.js
 import { DStreamGraph } from "./graph/DStreamGraph.js";
 import { createLogger, type Logger } from "./log.js";
 import type { RDD, RDDEnv } from "./rdd/RDD.js";
+import { Receiver } from "./receiver/Receiver.js";
 import { JobGenerator } from "./scheduler/JobGenerator.js";
 import { JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type StreamingListener } from "./scheduler/StreamingListener.js";
@@ -187,6 +189,18 @@ export class StreamingContext {
     return new DStream(this, new FileInputOp(this.batchDuration, directory));
   }
 
+  /**
+   * A stream of what `receiver` stores. With `spate.receiver.writeAheadLog.enable`, stored records are logged
+   * durably in the checkpoint directory before they count, and a restarted job counts them exactly once.
+   */
+  receiverStream<T>(receiver: Receiver<T>): DStream<T> {
+    if (!(receiver instanceof Receiver)) {
+      throw new InvalidArgumentError("receiverStream() takes an instance of a class that extends Receiver.");
+    }
+    const wal = this.conf.getBoolean("spate.receiver.writeAheadLog.enable");
+    return new DStream(this, new ReceiverInputOp(this.batchDuration, receiver, wal));
+  }
+
   /** The union of streams with the same slide duration. */
   union<T>(streams: DStream<T>[]): DStream<T> {
     return new DStream(this, new UnionOp(streams));
@@ -250,10 +264,17 @@ export class StreamingContext {
         beforeBatch: (time, pending) => checkpointer.beforeBatch(time, pending),
         afterBatch: (time, pending) => checkpointer.afterBatch(time, this.zeroTime ?? 0, pending),
       };
-      if (this.restored) this.restart(this.restored, checkpointer);
+      if (this.restored) {
+        for (const s of this.graph.inputs) {
+          const data = this.restored.metadata.inputs[s.id];
+          if (data !== undefined) await s.op.inputLog?.restore(data, s);
+        }
+        this.restart(this.restored, checkpointer);
+      }
     }
     this.current = "active";
     if (!this.restored) this.generator.start(this.rememberMs);
+    for (const s of this.graph.streams) await s.op.start?.(s);
     this.bus.post("onStreamingStarted", () => ({ time: this.clock.getTimeMillis() }));
     this.log.info(
       {
@@ -286,6 +307,7 @@ export class StreamingContext {
           this.log.info({ batches: dropped }, "stopping: dropped batches not yet started");
       }
       await this.scheduler.whenIdle().catch(() => {});
+      await this.stopInputs();
       this.current = "stopped";
       this.log.info({ appName: this.appName }, "streaming context stopped");
       if (this.failure === undefined) this.settleTermination();
@@ -331,10 +353,6 @@ export class StreamingContext {
       md.completedTime,
       md.checkpointTime,
       () => {
-        for (const s of this.graph.inputs) {
-          const data = md.inputs[s.id];
-          if (data !== undefined) s.op.inputLog?.restore(data);
-        }
         for (const s of this.graph.streams) {
           const saved = restored.state.get(s.id);
           if (!s.op.checkpointState || this.droppedState.includes(s.id)) continue;
@@ -373,13 +391,23 @@ export class StreamingContext {
     );
   }
 
+  private async stopInputs(): Promise<void> {
+    for (const s of this.graph.streams) {
+      try {
+        await s.op.stop?.(s);
+      } catch (e) {
+        this.log.warn({ operatorId: s.id, error: e }, "an input failed to stop cleanly");
+      }
+    }
+  }
+
   private fail(error: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = error;
     this.generator.stop();
     this.scheduler.dropPending();
     this.current = "stopped";
-    this.stopping ??= Promise.resolve();
+    this.stopping ??= this.stopInputs();
     this.settleTermination(error);
   }
 }

@@ -25,6 +25,10 @@ export interface Operator<T> {
   readonly checkpointState?: CheckpointableState<T>;
   /** How an input stream records what it gave each batch, so that recovery replays exactly that. */
   readonly inputLog?: InputLog;
+  /** Starts receiving (receivers), once the context runs. */
+  start?(self: DStream<T>): Promise<void>;
+  /** Stops receiving and releases resources. */
+  stop?(self: DStream<T>): Promise<void>;
 }
 
 /** The state of a stateful operator, one body per partition. */
@@ -43,5 +47,6 @@ export interface InputLog {
   readonly replayable: boolean;
   /** The allocations of every batch at or after `keepFrom`, and whatever else the stream needs to resume. */
   save(keepFrom: number): unknown;
-  restore(data: unknown): void;
+  /** Restores what `save` returned, before any batch is replayed. */
+  restore(data: unknown, self: DStream<any>): void | Promise<void>;
 }

@@ -1,0 +1,186 @@
+import * as path from "node:path";
+import type { DStream } from "../DStream.js";
+import { decodeCheckpointFile, encodeCheckpointFile } from "../checkpoint/format.js";
+import { IllegalStateError } from "../errors.js";
+import { RDD } from "../rdd/RDD.js";
+import type { Receiver } from "../receiver/Receiver.js";
+import { FileWriteAheadLog } from "../receiver/wal/FileWriteAheadLog.js";
+import type { WalRecordHandle, WriteAheadLog } from "../receiver/wal/WriteAheadLog.js";
+import type { InputLog, Operator } from "./Operator.js";
+
+/** Records a receiver stored in one call: counted as received once logged (with the WAL) or at once (without). */
+interface Block<T> {
+  items: T[];
+  /** Where the block is in the write-ahead log. */
+  handle?: WalRecordHandle;
+  /** Clock time of writing, for cleaning the log. */
+  time: number;
+}
+
+interface BlockRef {
+  handle: WalRecordHandle;
+  time: number;
+}
+
+interface ReceiverLogData {
+  batches: Array<[number, BlockRef[]]>;
+  /** The last block given to a batch: blocks logged after it were received but not yet given to any batch. */
+  allocatedUpTo: WalRecordHandle | undefined;
+}
+
+const sameHandle = (a: WalRecordHandle, b: WalRecordHandle) =>
+  a.segment === b.segment && a.offset === b.offset;
+
+/**
+ * `receiverStream` (Spark's ReceiverInputDStream with its ReceiverTracker): runs a receiver, and gives each batch
+ * every block stored since the previous batch, one partition per block. With `spate.receiver.writeAheadLog.enable`,
+ * a block counts as received only once durably logged, the blocks of each batch are recorded in metadata
+ * checkpoints, and recovery reads them back from the log: data stored before a crash is counted exactly once.
+ */
+export class ReceiverInputOp<T> implements Operator<T> {
+  readonly kind = "receiverStream";
+  readonly parents: readonly DStream<any>[] = [];
+  readonly input = true;
+  private received: Block<T>[] = [];
+  private readonly batches = new Map<number, Block<T>[]>();
+  private allocatedUpTo: WalRecordHandle | undefined;
+  private wal: WriteAheadLog | undefined;
+  /** Log writes one after another, so that blocks are received in log order. */
+  private writes: Promise<unknown> = Promise.resolve();
+  private cleaning: Promise<void> = Promise.resolve();
+  private running = false;
+
+  readonly inputLog: InputLog;
+
+  constructor(
+    readonly slideDuration: number,
+    private readonly receiver: Receiver<T>,
+    private readonly useWriteAheadLog: boolean,
+  ) {
+    this.inputLog = this.makeInputLog();
+  }
+
+  private makeInputLog(): InputLog {
+    return {
+      replayable: this.useWriteAheadLog,
+      save: (keepFrom: number): ReceiverLogData => {
+        let oldest = Number.POSITIVE_INFINITY;
+        for (const [t, blocks] of this.batches) {
+          if (t < keepFrom) this.batches.delete(t);
+          else for (const b of blocks) oldest = Math.min(oldest, b.time);
+        }
+        for (const b of this.received) oldest = Math.min(oldest, b.time);
+        const wal = this.wal;
+        if (wal && Number.isFinite(oldest)) {
+          this.cleaning = this.cleaning.then(() => wal.clean(oldest)).catch(() => {});
+        }
+        return {
+          batches: [...this.batches].map(([t, blocks]) => [
+            t,
+            blocks.map((b) => ({ handle: b.handle!, time: b.time })),
+          ]),
+          allocatedUpTo: this.allocatedUpTo,
+        };
+      },
+      restore: async (data: unknown, self: DStream<T>): Promise<void> => {
+        const d = data as ReceiverLogData;
+        const wal = this.openLog(self);
+        for (const [t, refs] of d.batches) {
+          const blocks: Block<T>[] = [];
+          for (const ref of refs) blocks.push({ ...ref, items: this.decode(await wal.read(ref.handle)) });
+          this.batches.set(t, blocks);
+        }
+        this.allocatedUpTo = d.allocatedUpTo;
+        let after = d.allocatedUpTo === undefined;
+        for await (const { handle, time, record } of wal.readAll()) {
+          if (after) this.received.push({ items: this.decode(record), handle, time });
+          else if (sameHandle(handle, d.allocatedUpTo!)) after = true;
+        }
+      },
+    };
+  }
+
+  private openLog(self: DStream<T>): WriteAheadLog {
+    if (!this.wal) {
+      const location = self.context.checkpointDirectory;
+      if (location === undefined) {
+        throw new IllegalStateError(
+          "SPATE_CONTEXT_STOPPED",
+          "The receiver write-ahead log lives in the checkpoint directory: call ssc.checkpoint(dir) first.",
+        );
+      }
+      this.wal = new FileWriteAheadLog(path.join(location, "receivedData", encodeURIComponent(self.id)));
+    }
+    return this.wal;
+  }
+
+  private decode(record: Uint8Array): T[] {
+    return decodeCheckpointFile(record, "wal", "write-ahead log record") as T[];
+  }
+
+  async start(self: DStream<T>): Promise<void> {
+    const wal = this.useWriteAheadLog ? this.openLog(self) : undefined;
+    const clock = self.context.clock;
+    const log = self.context.log;
+    this.running = true;
+    this.receiver.attach({
+      store: (items: T[]) => {
+        if (!this.running)
+          return Promise.reject(new IllegalStateError("SPATE_CONTEXT_STOPPED", "The receiver is stopped."));
+        if (!wal) {
+          this.received.push({ items, time: clock.getTimeMillis() });
+          return Promise.resolve();
+        }
+        const written = this.writes.then(async () => {
+          const time = clock.getTimeMillis();
+          const handle = await wal.write(encodeCheckpointFile("wal", items), time);
+          this.received.push({ items, handle, time });
+        });
+        this.writes = written.catch(() => {});
+        return written;
+      },
+      restart: (reason, error) => {
+        log.warn({ operatorId: self.id, reason, error }, "receiver restarting");
+        void (async () => {
+          await this.receiver.onStop();
+          if (this.running) await this.receiver.onStart();
+        })().catch((e) => log.error({ operatorId: self.id, error: e }, "receiver failed to restart"));
+      },
+      stop: (reason, error) => {
+        log.info({ operatorId: self.id, reason, error }, "receiver stopped");
+        void this.stopReceiver();
+      },
+      reportError: (message, error) => log.warn({ operatorId: self.id, error }, message),
+    });
+    await this.receiver.onStart();
+  }
+
+  private async stopReceiver(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.receiver.onStop();
+    this.receiver.attach(undefined);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopReceiver();
+    await this.writes;
+    await this.cleaning;
+    await this.wal?.close();
+  }
+
+  compute(time: number, self: DStream<T>): RDD<T> {
+    let blocks = this.batches.get(time);
+    if (!blocks) {
+      blocks = this.received;
+      this.received = [];
+      this.batches.set(time, blocks);
+      const last = blocks.at(-1)?.handle;
+      if (last) this.allocatedUpTo = last;
+      if (self.context.checkpointDirectory === undefined) {
+        for (const t of this.batches.keys()) if (t <= time - self.rememberDuration) this.batches.delete(t);
+      }
+    }
+    return RDD.fromPartitions(blocks.length > 0 ? blocks.map((b) => b.items) : [[]], self.context.rddEnv);
+  }
+}
