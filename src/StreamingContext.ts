@@ -259,6 +259,7 @@ export class StreamingContext {
         this.appName,
         this.batchDuration,
         this.log,
+        this.bus,
       );
       this.scheduler.hooks = {
         beforeBatch: (time, pending) => checkpointer.beforeBatch(time, pending),

@@ -28,7 +28,12 @@ export type { Logger } from "./log.js";
 export { HashPartitioner, type Partitioner } from "./rdd/Partitioner.js";
 export { RDD } from "./rdd/RDD.js";
 export { Receiver } from "./receiver/Receiver.js";
-export type { BatchInfo, OutputOperationInfo, StreamingListener } from "./scheduler/StreamingListener.js";
+export type {
+  BatchInfo,
+  CheckpointInfo,
+  OutputOperationInfo,
+  StreamingListener,
+} from "./scheduler/StreamingListener.js";
 export { type MappingFunction, type State, StateSpec } from "./State.js";
 export type { StateEntry, StateStore, StateStoreProvider } from "./state/StateStore.js";
 export {

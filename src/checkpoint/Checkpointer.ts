@@ -2,6 +2,7 @@ import type { SpateConf } from "../config.js";
 import type { DStream } from "../DStream.js";
 import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
+import type { ListenerBus } from "../scheduler/StreamingListener.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import { encodeCheckpointFile } from "./format.js";
 import { type MetadataCheckpoint, metadataName, type OperatorRecord, stateFileName } from "./metadata.js";
@@ -44,6 +45,7 @@ export class Checkpointer {
     private readonly appName: string,
     private readonly batchDuration: number,
     private readonly log: Logger,
+    private readonly bus: ListenerBus,
   ) {
     this.retain = conf.getNumber("spate.checkpoint.retain") ?? 10;
     this.fullEvery = conf.getNumber("spate.checkpoint.fullSnapshotEvery") ?? 10;
@@ -94,16 +96,23 @@ export class Checkpointer {
           ? { version: time, files: [name], deltas: 0 }
           : { version: time, files: [...chain!.files, name], deltas: chain!.deltas + 1 },
       );
+      const durationMs = performance.now() - started;
+      const entries = countEntries(body.partitions);
       this.log.debug(
-        {
-          operatorId: s.id,
-          batchTime: time,
-          mode,
-          bytes: bytes.length,
-          ms: Math.round(performance.now() - started),
-        },
+        { operatorId: s.id, batchTime: time, mode, entries, bytes: bytes.length, ms: Math.round(durationMs) },
         "data checkpoint written",
       );
+      this.bus.post("onCheckpointWritten", () => ({
+        checkpointInfo: {
+          operatorId: s.id,
+          kind: s.op.kind,
+          batchTime: time,
+          mode,
+          entries,
+          bytes: bytes.length,
+          durationMs,
+        },
+      }));
     }
     this.completed = time;
     await this.writeMetadata(time, 1, pending);
@@ -167,4 +176,13 @@ export class Checkpointer {
     for (const r of dropped) await this.store.delete(r.name);
     for (const f of candidates) if (!needed.has(f)) await this.store.delete(f);
   }
+}
+
+/** Entries in a snapshot's partitions: store snapshots have `entries` and `removed`, window snapshots `records`. */
+function countEntries(partitions: unknown[]): number {
+  let n = 0;
+  for (const p of partitions as Array<{ entries?: unknown[]; removed?: unknown[]; records?: unknown[] }>) {
+    n += (p.entries?.length ?? 0) + (p.removed?.length ?? 0) + (p.records?.length ?? 0);
+  }
+  return n;
 }

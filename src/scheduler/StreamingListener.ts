@@ -28,6 +28,19 @@ export interface BatchInfo {
   failureReason?: string;
 }
 
+/** One data checkpoint of one stateful operator. */
+export interface CheckpointInfo {
+  readonly operatorId: string;
+  readonly kind: string;
+  readonly batchTime: number;
+  readonly mode: "full" | "delta";
+  /** Entries written (every key for a full snapshot; changed and removed keys for a delta). */
+  readonly entries: number;
+  readonly bytes: number;
+  /** Snapshot, encoding and durable write, in ms. */
+  readonly durationMs: number;
+}
+
 /** Receives the events of a running context (Spark's StreamingListener); every method is optional. */
 export interface StreamingListener {
   onStreamingStarted?(event: { time: number }): void;
@@ -36,6 +49,7 @@ export interface StreamingListener {
   onBatchCompleted?(event: { batchInfo: BatchInfo }): void;
   onOutputOperationStarted?(event: { outputOperationInfo: OutputOperationInfo }): void;
   onOutputOperationCompleted?(event: { outputOperationInfo: OutputOperationInfo }): void;
+  onCheckpointWritten?(event: { checkpointInfo: CheckpointInfo }): void;
 }
 
 type EventName = keyof StreamingListener;
