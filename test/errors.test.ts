@@ -9,6 +9,7 @@ import {
   UserFunctionError,
 } from "spate";
 import { describe, expect, it } from "vitest";
+import { rejection } from "./support/rejection.js";
 
 function context(conf: Record<string, string | number | boolean> = {}) {
   const clock = new ManualClock(0);
@@ -22,15 +23,6 @@ function codeOf(fn: () => unknown): string | undefined {
     return (e as SpateError).code;
   }
   return undefined;
-}
-
-async function rejection(p: Promise<unknown>): Promise<SpateError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as SpateError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("bad input at graph build time", () => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ManualClock, type SpateError, type State, StateSpec, StreamingContext } from "spate";
 import { describe, expect, it } from "vitest";
+import { rejection } from "../support/rejection.js";
 
 const BATCH = 1000;
 
@@ -85,15 +86,6 @@ async function reference(): Promise<Job> {
   await run(ssc, d.input, 0, BATCHES.length);
   await ssc.stop();
   return job;
-}
-
-async function rejection(p: Promise<unknown>): Promise<SpateError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as SpateError;
-  }
-  throw new Error("expected a rejection");
 }
 
 function lastOf(m: Map<number, Array<[string, number]>>) {
