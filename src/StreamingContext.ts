@@ -69,7 +69,7 @@ export class StreamingContext {
     this.batchDuration = requirePositiveDuration("The batch duration", options.batchDuration);
     this.clock = options.clock ?? new SystemClock();
     this.appName = options.appName ?? "spate";
-    this.conf = new SpateConf(options.conf);
+    this.conf = new SpateConf({ ...confFromEnvironment(), ...options.conf });
     this.log = options.logger ?? createLogger(this.appName);
     this.rddEnv = { defaultParallelism: this.conf.getNumber("spate.default.parallelism") };
     this.bus = new ListenerBus((error, event) =>
@@ -120,7 +120,8 @@ export class StreamingContext {
     const ssc = await create();
     if (!(ssc instanceof StreamingContext)) {
       throw new InvalidArgumentError(
-        "The create function given to getOrCreate() must return a StreamingContext.",
+        "The create function given to getOrCreate() must return a StreamingContext (of the same spate package: a job run " +
+          "by the spate command must import spate from the project the command belongs to).",
       );
     }
     if (ssc.current !== "initialized") {
@@ -422,4 +423,18 @@ function toStore(dirOrStore: string | CheckpointStore): CheckpointStore {
     throw new InvalidArgumentError("checkpoint() takes a directory path or a CheckpointStore.");
   }
   return dirOrStore;
+}
+
+/** Settings passed by `spate run --conf` (settings given in code take precedence, as with spark-submit). */
+function confFromEnvironment(): Record<string, string | number | boolean> {
+  const raw = process.env.SPATE_CONF;
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed))
+      return parsed as Record<string, string>;
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError(`SPATE_CONF must be a JSON object of settings (got ${raw}).`);
 }

@@ -1,7 +1,7 @@
 // Fault tolerance, tested for real: the job runs as a child process over input files arriving over time, is
 // SIGKILLed at random instants (some during recovery, some inside checkpoint writes thanks to a slow store) and
 // restarted with getOrCreate each time. The end state must equal a run that never failed.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -192,6 +192,38 @@ describe("crash recovery", () => {
     const differing = [...attempts].filter(([, hashes]) => hashes.size > 1).map(([k]) => k);
     expect(differing).toEqual([]);
     expect([...attempts.values()].length).toBeGreaterThan(3 * 20);
+
+    // The CLI reads the crash test's checkpoint: operators and state sizes; verify passes, then fails once corrupted.
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ["--import", "tsx", path.join(root, "src/cli/main.ts"), ...args], {
+        cwd: root,
+        encoding: "utf8",
+      });
+    const inspected = cli("checkpoint", "inspect", "--json", dirs.checkpoint);
+    expect(inspected.status, inspected.stderr).toBe(0);
+    const report = JSON.parse(inspected.stdout) as {
+      newest: {
+        restores: boolean;
+        operators: Array<{ id: string; kind: string; keys?: number; bytes?: number }>;
+      };
+    };
+    expect(report.newest.restores).toBe(true);
+    const byId = new Map(report.newest.operators.map((o) => [o.id, o]));
+    expect(byId.get("totals")).toMatchObject({ kind: "updateStateByKey", keys: expected.length });
+    expect(byId.get("sessions")?.kind).toBe("mapWithState");
+    expect(byId.get("sessions")?.keys).toBe(expected.length);
+    expect(byId.get("window")?.bytes).toBeGreaterThan(0);
+    const human = cli("checkpoint", "inspect", dirs.checkpoint);
+    expect(human.stdout).toMatch(/totals\s+updateStateByKey\s+state at \d+: \d+ keys/);
+    expect(cli("checkpoint", "verify", dirs.checkpoint).status).toBe(0);
+    const newestMetadata = readdirSync(dirs.checkpoint)
+      .filter((n) => n.startsWith("metadata-"))
+      .sort()
+      .at(-1)!;
+    writeFileSync(path.join(dirs.checkpoint, newestMetadata), "torn");
+    const verified = cli("checkpoint", "verify", dirs.checkpoint);
+    expect(verified.status).toBe(1);
+    expect(verified.stdout).toContain("FAILED");
 
     // Every window equals a recount of the inputs of its batches.
     for (const t of times) {

@@ -1,0 +1,129 @@
+import type { CheckpointStore } from "./CheckpointStore.js";
+import { decodeCheckpointFile } from "./format.js";
+import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
+
+/** One file of a checkpoint folder and whether it verifies. */
+export interface FileReport {
+  name: string;
+  kind: "metadata" | "state" | "other";
+  bytes: number;
+  verifies: boolean;
+  problem?: string;
+}
+
+/** What `spate checkpoint inspect` shows. */
+export interface CheckpointReport {
+  location: string;
+  files: FileReport[];
+  /** The newest metadata checkpoint that verifies, with every state file it needs. */
+  newest?: {
+    name: string;
+    restores: boolean;
+    appName: string;
+    batchDuration: number;
+    zeroTime: number;
+    completedBatch: number | undefined;
+    pendingBatches: number[];
+    operators: Array<{
+      id: string;
+      kind: string;
+      stateful: boolean;
+      stateVersion?: number;
+      keys?: number;
+      bytes?: number;
+      files?: string[];
+    }>;
+  };
+  /** Whether the newest metadata checkpoint in the folder restores (metadata and state verify). */
+  newestRestores: boolean;
+}
+
+interface StateBody {
+  partitions: Array<{
+    mode?: string;
+    entries?: Array<[unknown, unknown, number]>;
+    removed?: unknown[];
+    records?: unknown[];
+  }>;
+}
+
+/** Reads and verifies every file of a checkpoint folder. */
+export async function inspectCheckpoint(store: CheckpointStore): Promise<CheckpointReport> {
+  const names = (await store.list()).sort();
+  const files: FileReport[] = [];
+  const decoded = new Map<string, unknown>();
+  for (const name of names) {
+    const kind = isMetadataName(name) ? "metadata" : name.startsWith("state-") ? "state" : "other";
+    const bytes = kind === "other" ? undefined : await store.read(name);
+    const report: FileReport = { name, kind, bytes: bytes?.length ?? 0, verifies: kind === "other" };
+    if (bytes && kind !== "other") {
+      try {
+        decoded.set(name, decodeCheckpointFile(bytes, kind, name));
+        report.verifies = true;
+      } catch (e) {
+        report.problem = (e as Error).message;
+      }
+    }
+    files.push(report);
+  }
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const metadataNames = files
+    .filter((f) => f.kind === "metadata")
+    .map((f) => f.name)
+    .reverse();
+  const restores = (name: string): boolean => {
+    const md = decoded.get(name) as MetadataCheckpoint | undefined;
+    return (
+      md !== undefined && Object.values(md.state).every((s) => s.files.every((f) => byName.get(f)?.verifies))
+    );
+  };
+  const report: CheckpointReport = {
+    location: store.location,
+    files,
+    newestRestores: metadataNames.length > 0 && restores(metadataNames[0]!),
+  };
+  const newest = metadataNames.find((n) => decoded.has(n));
+  if (newest) {
+    const md = decoded.get(newest) as MetadataCheckpoint;
+    report.newest = {
+      name: newest,
+      restores: restores(newest),
+      appName: md.appName,
+      batchDuration: md.batchDuration,
+      zeroTime: md.zeroTime,
+      completedBatch: md.completedTime,
+      pendingBatches: md.pendingTimes,
+      operators: md.operators.map((op) => {
+        const state = md.state[op.id];
+        if (!state) return { ...op };
+        const keys = new Set<string>();
+        for (const f of state.files) {
+          const body = decoded.get(f) as StateBody | undefined;
+          for (const p of body?.partitions ?? []) {
+            if (p.mode === "full")
+              for (const k of keys) if (k.startsWith(`${keyOfPartition(body!, p)}:`)) keys.delete(k);
+            for (const k of p.removed ?? []) keys.delete(`${keyOfPartition(body!, p)}:${keyText(k)}`);
+            for (const e of p.entries ?? []) keys.add(`${keyOfPartition(body!, p)}:${keyText(e[0])}`);
+            for (const r of (p.records ?? []) as Array<[unknown, unknown]>)
+              keys.add(`${keyOfPartition(body!, p)}:${keyText(r[0])}`);
+          }
+        }
+        return {
+          ...op,
+          stateVersion: state.version,
+          keys: keys.size,
+          bytes: state.files.reduce((n, f) => n + (byName.get(f)?.bytes ?? 0), 0),
+          files: state.files,
+        };
+      }),
+    };
+  }
+  return report;
+}
+
+function keyOfPartition(body: StateBody, p: StateBody["partitions"][number]): number {
+  return body.partitions.indexOf(p);
+}
+
+const keyText = (k: unknown): string =>
+  JSON.stringify(k, (_key, v) => (typeof v === "bigint" ? `${v}n` : v)) ?? String(k);
