@@ -32,6 +32,7 @@ export type {
   BatchInfo,
   CheckpointInfo,
   OutputOperationInfo,
+  ReceiverInfo,
   StreamingListener,
 } from "./scheduler/StreamingListener.js";
 export { type MappingFunction, type State, StateSpec } from "./State.js";

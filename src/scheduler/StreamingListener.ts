@@ -41,6 +41,26 @@ export interface CheckpointInfo {
   readonly durationMs: number;
 }
 
+/** A receiver's status (Spark's ReceiverInfo). */
+export interface ReceiverInfo {
+  /** The id of the receiver's input stream. */
+  readonly streamId: string;
+  /** The receiver's class name. */
+  readonly name: string;
+  /** Whether it is running now. */
+  active: boolean;
+  /** Times it was restarted (after throwing or calling restart()). */
+  restarts: number;
+  /** Records stored so far. */
+  recordsStored: number;
+  /** The rate limit in records per second now in force (maxRate or backpressure); undefined: no limit. */
+  rateLimit?: number;
+  lastErrorMessage?: string;
+  lastError?: string;
+  /** Wall-clock ms of the last error. */
+  lastErrorTime?: number;
+}
+
 /** Receives the events of a running context (Spark's StreamingListener); every method is optional. */
 export interface StreamingListener {
   onStreamingStarted?(event: { time: number }): void;
@@ -50,6 +70,9 @@ export interface StreamingListener {
   onOutputOperationStarted?(event: { outputOperationInfo: OutputOperationInfo }): void;
   onOutputOperationCompleted?(event: { outputOperationInfo: OutputOperationInfo }): void;
   onCheckpointWritten?(event: { checkpointInfo: CheckpointInfo }): void;
+  onReceiverStarted?(event: { receiverInfo: ReceiverInfo }): void;
+  onReceiverError?(event: { receiverInfo: ReceiverInfo }): void;
+  onReceiverStopped?(event: { receiverInfo: ReceiverInfo }): void;
 }
 
 type EventName = keyof StreamingListener;
