@@ -30,6 +30,13 @@ export function checkpointIntervalOf(stream: DStream<any>, conf: SpateConf): num
  * of every stateful operator at its interval, as deltas with a full snapshot every so often; then deletes what no
  * retained checkpoint needs. State files are written before the metadata that points at them.
  */
+/** The data checkpoints written after one batch. */
+export interface DataCheckpointSummary {
+  files: number;
+  bytes: number;
+  ms: number;
+}
+
 export class Checkpointer {
   private readonly chains = new Map<string, StateChain>();
   /** Metadata files written or found, oldest first, with the state files each one needs. */
@@ -71,7 +78,8 @@ export class Checkpointer {
   }
 
   /** After a batch committed: data checkpoints that are due, then the metadata that records the batch complete. */
-  async afterBatch(time: number, zeroTime: number, pending: number[]): Promise<void> {
+  async afterBatch(time: number, zeroTime: number, pending: number[]): Promise<DataCheckpointSummary> {
+    const summary: DataCheckpointSummary = { files: 0, bytes: 0, ms: 0 };
     for (const s of this.graph.streams) {
       const cp = s.op.checkpointState;
       if (!cp || !s.isTimeValid(time)) continue;
@@ -98,6 +106,9 @@ export class Checkpointer {
       );
       const durationMs = performance.now() - started;
       const entries = countEntries(body.partitions);
+      summary.files++;
+      summary.bytes += bytes.length;
+      summary.ms += durationMs;
       this.log.debug(
         { operatorId: s.id, batchTime: time, mode, entries, bytes: bytes.length, ms: Math.round(durationMs) },
         "data checkpoint written",
@@ -116,6 +127,7 @@ export class Checkpointer {
     }
     this.completed = time;
     await this.writeMetadata(time, 1, pending);
+    return summary;
   }
 
   private operators(): OperatorRecord[] {

@@ -13,7 +13,11 @@ interface PendingBatch {
 /** What the checkpointer does around each batch: record its input first, record it complete after. */
 export interface BatchHooks {
   beforeBatch(time: number, pending: number[]): Promise<void>;
-  afterBatch(time: number, pending: number[]): Promise<void>;
+  /** Returns what data checkpoints it wrote, if any. */
+  afterBatch(
+    time: number,
+    pending: number[],
+  ): Promise<{ files: number; bytes: number; ms: number } | undefined>;
 }
 
 /** Wall-clock time for metrics only; the engine's batch times come from its Clock. */
@@ -146,8 +150,9 @@ export class JobScheduler {
       this.onFailure(error);
       return;
     }
+    let checkpoint: { files: number; bytes: number; ms: number } | undefined;
     try {
-      await this.hooks?.afterBatch(
+      checkpoint = await this.hooks?.afterBatch(
         time,
         this.pendingTimes().filter((t) => t !== time),
       );
@@ -165,12 +170,19 @@ export class JobScheduler {
     this.current = undefined;
     this.graph.clearMetadata(time);
     this.finish(info);
-    this.log.debug(
+    let stateKeys = 0;
+    for (const store of this.stores.stores()) stateKeys += store.size;
+    this.log.info(
       {
         batchTime: time,
         records: info.numRecords,
         processingMs: info.processingDelay,
         schedulingDelayMs: info.schedulingDelay,
+        stateKeys,
+        checkpoint:
+          checkpoint && checkpoint.files > 0
+            ? { bytes: checkpoint.bytes, ms: Math.round(checkpoint.ms) }
+            : false,
       },
       "batch completed",
     );
