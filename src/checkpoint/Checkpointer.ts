@@ -190,11 +190,11 @@ export class Checkpointer {
   }
 }
 
-/** Entries in a snapshot's partitions: store snapshots have `entries` and `removed`, window snapshots `records`. */
+/** Entries in a snapshot's partitions: store snapshots have `keys` and `removed`, window snapshots `records`. */
 function countEntries(partitions: unknown[]): number {
   let n = 0;
-  for (const p of partitions as Array<{ entries?: unknown[]; removed?: unknown[]; records?: unknown[] }>) {
-    n += (p.entries?.length ?? 0) + (p.removed?.length ?? 0) + (p.records?.length ?? 0);
+  for (const p of partitions as Array<{ keys?: unknown[]; removed?: unknown[]; records?: unknown[] }>) {
+    n += (p.keys?.length ?? 0) + (p.removed?.length ?? 0) + (p.records?.length ?? 0);
   }
   return n;
 }

@@ -41,6 +41,7 @@ export interface CheckpointReport {
 interface StateBody {
   partitions: Array<{
     mode?: string;
+    keys?: unknown[];
     entries?: Array<[unknown, unknown, number]>;
     removed?: unknown[];
     records?: unknown[];
@@ -103,6 +104,7 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
             if (p.mode === "full")
               for (const k of keys) if (k.startsWith(`${keyOfPartition(body!, p)}:`)) keys.delete(k);
             for (const k of p.removed ?? []) keys.delete(`${keyOfPartition(body!, p)}:${keyText(k)}`);
+            for (const k of p.keys ?? []) keys.add(`${keyOfPartition(body!, p)}:${keyText(k)}`);
             for (const e of p.entries ?? []) keys.add(`${keyOfPartition(body!, p)}:${keyText(e[0])}`);
             for (const r of (p.records ?? []) as Array<[unknown, unknown]>)
               keys.add(`${keyOfPartition(body!, p)}:${keyText(r[0])}`);

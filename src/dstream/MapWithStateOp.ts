@@ -79,7 +79,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
           }
           if (state.removed) store.remove(key);
           else if (state.updated || (timeout !== undefined && state.exists())) {
-            store.put(key, state.getOption() as S, time);
+            store.put(key, state.getOption() as S, time, entry);
           }
           if (mapped !== undefined) emit(mapped);
         });
@@ -111,6 +111,8 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
       );
     }
     const store = self.context.stateStores.getStore<K, S>(self.id, p, this.storeOptions());
-    for (const entry of store.entries()) emit([entry.key, entry.state]);
+    store.forEach((state, key) => {
+      emit([key, state]);
+    });
   }
 }

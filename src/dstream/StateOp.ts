@@ -76,11 +76,11 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
           }
         };
         // Replacing or deleting visited keys while iterating a Map is safe; new keys are added after the loop.
-        for (const entry of store.entries()) {
-          const values = grouped.get(entry.key);
-          if (values) grouped.delete(entry.key);
-          apply(entry.key, values ?? [], entry.state);
-        }
+        store.forEach((state, key) => {
+          const values = grouped.get(key);
+          if (values) grouped.delete(key);
+          apply(key, values ?? [], state);
+        });
         grouped.forEach((values, k) => {
           apply(k, values, undefined);
         });

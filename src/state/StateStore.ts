@@ -7,6 +7,13 @@ export interface StateEntry<K, S> {
   readonly updatedAt: number;
 }
 
+/** A key's current value in a store, as `get` returns it: valid until the next write to that key. */
+export interface StateValue<S> {
+  readonly state: S;
+  /** The batch time of its last update (0 in stores opened without `indexByTime`). */
+  readonly updatedAt: number;
+}
+
 /**
  * The state of one partition of one stateful operator, versioned by batch time: a batch reads the previous
  * version, writes, and then commits a new version or aborts back to the previous one. Plug-in point for
@@ -19,10 +26,16 @@ export interface StateStore<K, S> {
   readonly version: number | undefined;
   /** Number of keys in the current view (committed plus this batch's writes). */
   readonly size: number;
-  get(key: K): StateEntry<K, S> | undefined;
-  put(key: K, state: S, updatedAt: number): void;
+  get(key: K): StateValue<S> | undefined;
+  /**
+   * Sets `key`'s state. `current`, when given, must be what `get(key)` returned in this batch with no write to
+   * the key since: it saves a second lookup on the hot path.
+   */
+  put(key: K, state: S, updatedAt: number, current?: StateValue<S>): void;
   remove(key: K): void;
-  /** Every entry of the current view. */
+  /** Calls `fn` for every entry of the current view; `fn` may put or remove the key it is given, not others. */
+  forEach(fn: (state: S, key: K, updatedAt: number) => void): void;
+  /** Every entry of the current view (allocates one object per entry: for inspection, not hot paths). */
   entries(): IterableIterator<StateEntry<K, S>>;
   /**
    * Entries last updated strictly before `time`, as of the last commit, in O(result + distinct update times);
@@ -42,13 +55,18 @@ export interface StateStore<K, S> {
   restore(snapshots: StateSnapshot<K, S>[], version: number): void;
 }
 
-/** A data checkpoint of one store: every entry, or the entries put and keys removed since the previous one. */
+/**
+ * A data checkpoint of one store, in columns (so that a million entries decode as three arrays, not a million
+ * small ones): every entry (full) or every entry put since the previous snapshot (delta), plus the keys removed
+ * since then (delta only).
+ */
 export interface StateSnapshot<K, S> {
   mode: "full" | "delta";
   version: number;
-  /** `[key, state, updatedAt]` of every entry (full) or of every entry put since the previous snapshot (delta). */
-  entries: Array<[K, S, number]>;
-  /** Keys removed since the previous snapshot (delta only). */
+  keys: K[];
+  states: S[];
+  /** The update time of each entry; only for stores with `indexByTime`. */
+  updatedAt?: number[];
   removed: K[];
 }
 
@@ -69,19 +87,43 @@ export interface StateStoreProvider {
   abortAll(): void;
 }
 
-const ABSENT = null;
+/**
+ * What the store holds per key: mutable, so that updating a key that exists costs one map lookup and no
+ * allocation. `epoch` says in which batch the entry was last saved to the undo log, `mark` in which snapshot
+ * period it was last recorded as changed, so neither needs a map lookup.
+ */
+class Slot<S> implements StateValue<S> {
+  constructor(
+    public state: S,
+    public updatedAt: number,
+    public epoch: number,
+    public mark: number,
+  ) {}
+}
 
 /**
- * A store in memory. Writes go straight to the live map and the first write of each key in a batch saves the
- * previous entry in an undo log, so reads cost one lookup, commit costs O(1) per changed key, and abort restores
- * the previous version exactly.
+ * A store in memory. A key's slot is updated in place; the first write of each key in a batch saves the previous
+ * state in an undo log, so reads cost one lookup, a write to an existing key none more, commit costs O(1) per
+ * changed key, and abort restores the previous version exactly. Timeouts use buckets of keys by update time,
+ * validated lazily, so finding idle keys never scans the store.
  */
 export class MemoryStateStore<K, S> implements StateStore<K, S> {
-  private readonly live = new KeyMap<K, StateEntry<K, S>>();
-  private undo = new KeyMap<K, StateEntry<K, S> | typeof ABSENT>();
-  private readonly byTime: Map<number, Set<StateEntry<K, S>>> | undefined;
-  /** Keys changed by commits since the last snapshot: what a delta checkpoint writes. */
-  private changed = new KeyMap<K, true>();
+  private readonly live = new KeyMap<K, Slot<S>>();
+  // The undo log of the running batch: the key, its slot (undefined: it did not exist), and the slot's previous
+  // content.
+  private undoKeys: K[] = [];
+  private undoSlots: Array<Slot<S> | undefined> = [];
+  private undoStates: S[] = [];
+  private undoTimes: number[] = [];
+  private epoch = 1;
+  /** Keys changed by commits since the last snapshot (what a delta writes); `mark` stops duplicates. */
+  private changed: K[] = [];
+  private changedDeleted = new KeyMap<K, true>();
+  private mark = 1;
+  /** Keys by the update time they had when they were written; a key may sit in old buckets too (stale). */
+  private readonly byTime: Map<number, K[]> | undefined;
+  /** Buckets strictly older than this were drained by this batch's timeouts: dropped at commit. */
+  private drainedBefore: number | undefined;
   version: number | undefined = undefined;
 
   constructor(
@@ -97,127 +139,200 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   get dirty(): boolean {
-    return this.undo.size > 0;
+    return this.undoKeys.length > 0;
   }
 
-  get(key: K): StateEntry<K, S> | undefined {
+  get(key: K): StateValue<S> | undefined {
     return this.live.get(key);
   }
 
-  put(key: K, state: S, updatedAt: number): void {
-    const old = this.live.get(key);
-    if (!this.undo.has(key)) this.undo.set(key, old ?? ABSENT);
-    const entry: StateEntry<K, S> = { key, state, updatedAt };
-    this.live.set(key, entry);
-    if (this.byTime) {
-      if (old) this.unindex(old);
-      this.index(entry);
+  put(key: K, state: S, updatedAt: number, current?: StateValue<S>): void {
+    const slot = (current as Slot<S> | undefined) ?? this.live.get(key);
+    const time = this.byTime ? updatedAt : 0;
+    if (slot === undefined) {
+      const fresh = new Slot(state, time, this.epoch, 0);
+      this.saveUndo(key, undefined);
+      this.live.set(key, fresh);
+      this.byTime && this.indexKey(key, time);
+      return;
+    }
+    if (slot.epoch !== this.epoch) {
+      slot.epoch = this.epoch;
+      this.saveUndo(key, slot);
+    }
+    slot.state = state;
+    if (this.byTime && slot.updatedAt !== time) {
+      slot.updatedAt = time;
+      this.indexKey(key, time);
     }
   }
 
   remove(key: K): void {
-    const old = this.live.get(key);
-    if (!old) return;
-    if (!this.undo.has(key)) this.undo.set(key, old);
+    const slot = this.live.get(key);
+    if (!slot) return;
+    if (slot.epoch !== this.epoch) {
+      slot.epoch = this.epoch;
+      this.saveUndo(key, slot);
+    }
     this.live.delete(key);
-    if (this.byTime) this.unindex(old);
   }
 
-  entries(): IterableIterator<StateEntry<K, S>> {
-    return this.live.values();
+  private saveUndo(key: K, slot: Slot<S> | undefined): void {
+    this.undoKeys.push(key);
+    this.undoSlots.push(slot);
+    this.undoStates.push(slot?.state as S);
+    this.undoTimes.push(slot?.updatedAt ?? 0);
+  }
+
+  forEach(fn: (state: S, key: K, updatedAt: number) => void): void {
+    this.live.forEach((slot, key) => {
+      fn(slot.state, key, slot.updatedAt);
+    });
+  }
+
+  *entries(): IterableIterator<StateEntry<K, S>> {
+    for (const [key, slot] of this.live.entries())
+      yield { key, state: slot.state, updatedAt: slot.updatedAt };
   }
 
   updatedBefore(time: number): StateEntry<K, S>[] {
     if (!this.byTime) throw new Error(`state store ${this.operatorId}/${this.partition} has no time index`);
     const out: StateEntry<K, S>[] = [];
+    // A key written, aborted and written again at the same time sits twice in its bucket.
+    const found = new Set<Slot<S>>();
     for (const [t, bucket] of this.byTime) {
       if (t >= time) continue;
-      for (const entry of bucket) {
-        // Entries written in the current batch are not "as of the last commit": the caller skips them itself.
-        if (!this.undo.has(entry.key)) out.push(entry);
+      for (const key of bucket) {
+        const slot = this.live.get(key);
+        // Stale: the key was updated again or removed since. Written in this batch: not "as of the last commit".
+        if (slot === undefined || slot.updatedAt !== t || slot.epoch === this.epoch || found.has(slot)) continue;
+        found.add(slot);
+        out.push({ key, state: slot.state, updatedAt: t });
       }
     }
+    this.drainedBefore = Math.max(this.drainedBefore ?? time, time);
     return out;
   }
 
   commit(version: number): void {
-    if (this.undo.size > 0) {
-      this.undo.forEach((_previous, key) => {
-        this.changed.set(key, true);
-      });
-      this.undo = new KeyMap();
+    const keys = this.undoKeys;
+    if (keys.length > 0) {
+      const mark = this.mark;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        const slot = this.live.get(key);
+        if (slot === undefined) this.changedDeleted.set(key, true);
+        else if (slot.mark !== mark) {
+          slot.mark = mark;
+          this.changed.push(key);
+        }
+      }
+      this.clearUndo();
     }
-    this.version = version;
-  }
-
-  snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
-    const entries: Array<[K, S, number]> = [];
-    const removed: K[] = [];
-    if (mode === "full") {
-      for (const e of this.live.values()) entries.push([e.key, e.state, e.updatedAt]);
-    } else {
-      this.changed.forEach((_t, key) => {
-        const e = this.live.get(key);
-        if (e) entries.push([e.key, e.state, e.updatedAt]);
-        else removed.push(key);
-      });
+    if (this.drainedBefore !== undefined && this.byTime) {
+      // Every key of these buckets was stale or timed out (and removed) by the batch just committed.
+      for (const t of this.byTime.keys()) if (t < this.drainedBefore) this.byTime.delete(t);
     }
-    this.changed = new KeyMap();
-    return { mode, version: this.version ?? 0, entries, removed };
-  }
-
-  restore(snapshots: StateSnapshot<K, S>[], version: number): void {
-    this.live.clear();
-    this.byTime?.clear();
-    this.undo = new KeyMap();
-    this.changed = new KeyMap();
-    const ordered: Array<[K, S, number]> = [];
-    const live = new KeyMap<K, [K, S, number]>();
-    for (const snap of snapshots) {
-      if (snap.mode === "full") live.clear();
-      for (const k of snap.removed) live.delete(k);
-      for (const e of snap.entries) live.set(e[0], e);
-    }
-    for (const e of live.values()) ordered.push(e);
-    // The time index is iterated oldest first: rebuild it in update-time order.
-    if (this.byTime) ordered.sort((a, b) => a[2] - b[2]);
-    for (const [key, state, updatedAt] of ordered) {
-      const entry: StateEntry<K, S> = { key, state, updatedAt };
-      this.live.set(key, entry);
-      if (this.byTime) this.index(entry);
-    }
+    this.drainedBefore = undefined;
+    this.epoch++;
     this.version = version;
   }
 
   abort(): void {
-    this.undo.forEach((previous, key) => {
-      const current = this.live.get(key);
-      if (current) {
+    for (let i = this.undoKeys.length - 1; i >= 0; i--) {
+      const key = this.undoKeys[i]!;
+      const slot = this.undoSlots[i];
+      if (slot === undefined) {
         this.live.delete(key);
-        if (this.byTime) this.unindex(current);
+        continue;
       }
-      if (previous) {
-        this.live.set(key, previous);
-        if (this.byTime) this.index(previous);
-      }
-    });
-    this.undo = new KeyMap();
-  }
-
-  private index(entry: StateEntry<K, S>): void {
-    let bucket = this.byTime!.get(entry.updatedAt);
-    if (!bucket) {
-      bucket = new Set();
-      this.byTime!.set(entry.updatedAt, bucket);
+      slot.state = this.undoStates[i]!;
+      slot.updatedAt = this.undoTimes[i]!;
+      this.live.set(key, slot);
+      // Its bucket still lists the key: buckets are only dropped at commit.
     }
-    bucket.add(entry);
+    this.clearUndo();
+    this.drainedBefore = undefined;
+    this.epoch++;
   }
 
-  private unindex(entry: StateEntry<K, S>): void {
-    const bucket = this.byTime!.get(entry.updatedAt);
-    if (!bucket) return;
-    bucket.delete(entry);
-    if (bucket.size === 0) this.byTime!.delete(entry.updatedAt);
+  private clearUndo(): void {
+    this.undoKeys = [];
+    this.undoSlots = [];
+    this.undoStates = [];
+    this.undoTimes = [];
+  }
+
+  snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
+    const keys: K[] = [];
+    const states: S[] = [];
+    const updatedAt: number[] | undefined = this.byTime ? [] : undefined;
+    const removed: K[] = [];
+    const add = (slot: Slot<S>, key: K) => {
+      keys.push(key);
+      states.push(slot.state);
+      updatedAt?.push(slot.updatedAt);
+    };
+    if (mode === "full") this.live.forEach(add);
+    else {
+      for (const key of this.changed) {
+        const slot = this.live.get(key);
+        if (slot) add(slot, key);
+      }
+      this.changedDeleted.forEach((_t, key) => {
+        if (!this.live.has(key)) removed.push(key);
+      });
+    }
+    this.changed = [];
+    this.changedDeleted = new KeyMap();
+    this.mark++;
+    const snap: StateSnapshot<K, S> = { mode, version: this.version ?? 0, keys, states, removed };
+    if (updatedAt) snap.updatedAt = updatedAt;
+    return snap;
+  }
+
+  restore(snapshots: StateSnapshot<K, S>[], version: number): void {
+    const live = this.live;
+    live.clear();
+    this.byTime?.clear();
+    this.clearUndo();
+    this.changed = [];
+    this.changedDeleted = new KeyMap();
+    this.drainedBefore = undefined;
+    this.epoch++;
+    this.mark++;
+    const byTime = this.byTime;
+    for (const snap of snapshots) {
+      if (snap.mode === "full") live.clear();
+      for (const k of snap.removed) live.delete(k);
+      const { keys, states, updatedAt } = snap;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        const t = byTime ? (updatedAt?.[i] ?? version) : 0;
+        const slot = live.get(key);
+        if (slot) {
+          slot.state = states[i]!;
+          slot.updatedAt = t;
+        } else live.set(key, new Slot(states[i]!, t, 0, 0));
+      }
+    }
+    if (byTime) {
+      // Buckets in time order, as a running store has them.
+      const buckets = new Map<number, K[]>();
+      live.forEach((slot, key) => {
+        const bucket = buckets.get(slot.updatedAt);
+        if (bucket) bucket.push(key);
+        else buckets.set(slot.updatedAt, [key]);
+      });
+      for (const t of [...buckets.keys()].sort((a, b) => a - b)) byTime.set(t, buckets.get(t)!);
+    }
+    this.version = version;
+  }
+
+  private indexKey(key: K, time: number): void {
+    const bucket = this.byTime!.get(time);
+    if (bucket) bucket.push(key);
+    else this.byTime!.set(time, [key]);
   }
 }
 
