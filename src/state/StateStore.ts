@@ -205,7 +205,8 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
       for (const key of bucket) {
         const slot = this.live.get(key);
         // Stale: the key was updated again or removed since. Written in this batch: not "as of the last commit".
-        if (slot === undefined || slot.updatedAt !== t || slot.epoch === this.epoch || found.has(slot)) continue;
+        if (slot === undefined || slot.updatedAt !== t || slot.epoch === this.epoch || found.has(slot))
+          continue;
         found.add(slot);
         out.push({ key, state: slot.state, updatedAt: t });
       }
