@@ -69,8 +69,8 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
         computedAt[p] = time;
         data?.iterate(p, (kv) => {
           const key = kv[0];
-          const entry = store.get(key);
-          state.wrap(entry !== undefined, entry?.state);
+          const handle = store.lookup(key);
+          state.wrap(handle >= 0, handle >= 0 ? store.stateAt(handle) : undefined);
           let mapped: M | undefined;
           try {
             mapped = fn(key, kv[1], state, time);
@@ -79,7 +79,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
           }
           if (state.removed) store.remove(key);
           else if (state.updated || (timeout !== undefined && state.exists())) {
-            store.put(key, state.getOption() as S, time, entry);
+            store.put(key, state.getOption() as S, time, handle);
           }
           if (mapped !== undefined) emit(mapped);
         });

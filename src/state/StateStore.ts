@@ -26,12 +26,17 @@ export interface StateStore<K, S> {
   readonly version: number | undefined;
   /** Number of keys in the current view (committed plus this batch's writes). */
   readonly size: number;
+  /** The key's state and update time (allocates: for occasional reads; the hot path uses `lookup`). */
   get(key: K): StateValue<S> | undefined;
+  /** A handle to the key's entry, valid until the next write to the store other than `put` on it; -1: absent. */
+  lookup(key: K): number;
+  /** The state of the entry `handle` points to. */
+  stateAt(handle: number): S;
   /**
-   * Sets `key`'s state. `current`, when given, must be what `get(key)` returned in this batch with no write to
-   * the key since: it saves a second lookup on the hot path.
+   * Sets `key`'s state. `handle`, when given, must be what `lookup(key)` returned in this batch with no write to
+   * the store since but `put`s on that key: it saves a second lookup on the hot path.
    */
-  put(key: K, state: S, updatedAt: number, current?: StateValue<S>): void;
+  put(key: K, state: S, updatedAt: number, handle?: number): void;
   remove(key: K): void;
   /** Calls `fn` for every entry of the current view; `fn` may put or remove the key it is given, not others. */
   forEach(fn: (state: S, key: K, updatedAt: number) => void): void;
@@ -87,39 +92,41 @@ export interface StateStoreProvider {
   abortAll(): void;
 }
 
-/**
- * What the store holds per key: mutable, so that updating a key that exists costs one map lookup and no
- * allocation. `epoch` says in which batch the entry was last saved to the undo log, `mark` in which snapshot
- * period it was last recorded as changed, so neither needs a map lookup.
- */
-class Slot<S> implements StateValue<S> {
-  constructor(
-    public state: S,
-    public updatedAt: number,
-    public epoch: number,
-    public mark: number,
-  ) {}
-}
+const INITIAL_CAPACITY = 16;
 
 /**
- * A store in memory. A key's slot is updated in place; the first write of each key in a batch saves the previous
- * state in an undo log, so reads cost one lookup, a write to an existing key none more, commit costs O(1) per
- * changed key, and abort restores the previous version exactly. Timeouts use buckets of keys by update time,
- * validated lazily, so finding idle keys never scans the store.
+ * A store in memory, in columns: a map from key to an index, and the states, the batch epoch of each entry's
+ * last write and (with timeouts) its update time in arrays at that index. Reading or updating a key costs one
+ * map lookup and no allocation; the first write of each key in a batch saves its previous state in an undo log,
+ * so commit costs O(1) per changed key and abort restores the previous version exactly. Per key it holds one map
+ * entry and two or three array slots, about 1.5 times a plain Map of the same entries. Timeouts use buckets of
+ * keys by update time, validated lazily, so finding idle keys never scans the store.
  */
 export class MemoryStateStore<K, S> implements StateStore<K, S> {
-  private readonly live = new KeyMap<K, Slot<S>>();
-  // The undo log of the running batch: the key, its slot (undefined: it did not exist), and the slot's previous
-  // content.
+  private readonly index = new KeyMap<K, number>();
+  private states: S[] = [];
+  /** The store epoch of each entry's last write: whether this batch already saved it, and whether it changed
+   * since the last snapshot. */
+  private epochs = new Int32Array(INITIAL_CAPACITY);
+  private times: Float64Array | undefined;
+  private capacity = INITIAL_CAPACITY;
+  private used = 0;
+  private free: number[] = [];
+  /** Indices of keys removed by the running batch: freed at commit, put back by abort. */
+  private removedIdx: number[] = [];
+  // The undo log of the running batch: the key, its index, whether it existed, and its previous content.
   private undoKeys: K[] = [];
-  private undoSlots: Array<Slot<S> | undefined> = [];
+  private undoIdx: number[] = [];
+  private undoExisted: boolean[] = [];
   private undoStates: S[] = [];
   private undoTimes: number[] = [];
+  /** Incremented by every commit and abort; entries written in the running batch carry it. */
   private epoch = 1;
-  /** Keys changed by commits since the last snapshot (what a delta writes); `mark` stops duplicates. */
+  /** The first epoch of the current snapshot period: entries written at or after it are in `changed`. */
+  private periodStart = 1;
+  /** Keys written since the last snapshot (what a delta writes). */
   private changed: K[] = [];
   private changedDeleted = new KeyMap<K, true>();
-  private mark = 1;
   /** Keys by the update time they had when they were written; a key may sit in old buckets too (stale). */
   private readonly byTime: Map<number, K[]> | undefined;
   /** Buckets strictly older than this were drained by this batch's timeouts: dropped at commit. */
@@ -131,11 +138,14 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     readonly partition: number,
     options: StateStoreOptions = {},
   ) {
-    this.byTime = options.indexByTime ? new Map() : undefined;
+    if (options.indexByTime) {
+      this.byTime = new Map();
+      this.times = new Float64Array(INITIAL_CAPACITY);
+    }
   }
 
   get size(): number {
-    return this.live.size;
+    return this.index.size;
   }
 
   get dirty(): boolean {
@@ -143,72 +153,110 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   get(key: K): StateValue<S> | undefined {
-    return this.live.get(key);
+    const i = this.index.get(key);
+    if (i === undefined) return undefined;
+    return { state: this.states[i]!, updatedAt: this.times?.[i] ?? 0 };
   }
 
-  put(key: K, state: S, updatedAt: number, current?: StateValue<S>): void {
-    const slot = (current as Slot<S> | undefined) ?? this.live.get(key);
-    const time = this.byTime ? updatedAt : 0;
-    if (slot === undefined) {
-      const fresh = new Slot(state, time, this.epoch, 0);
-      this.saveUndo(key, undefined);
-      this.live.set(key, fresh);
-      this.byTime && this.indexKey(key, time);
+  lookup(key: K): number {
+    return this.index.get(key) ?? -1;
+  }
+
+  stateAt(handle: number): S {
+    return this.states[handle]!;
+  }
+
+  put(key: K, state: S, updatedAt: number, handle?: number): void {
+    const i = handle === undefined ? (this.index.get(key) ?? -1) : handle;
+    if (i < 0) {
+      const fresh = this.allocate();
+      this.saveUndo(key, fresh, false);
+      this.index.set(key, fresh);
+      this.states[fresh] = state;
+      this.epochs[fresh] = this.epoch;
+      if (this.times) {
+        this.times[fresh] = updatedAt;
+        this.bucket(key, updatedAt);
+      }
       return;
     }
-    if (slot.epoch !== this.epoch) {
-      slot.epoch = this.epoch;
-      this.saveUndo(key, slot);
-    }
-    slot.state = state;
-    if (this.byTime && slot.updatedAt !== time) {
-      slot.updatedAt = time;
-      this.indexKey(key, time);
+    if (this.epochs[i] !== this.epoch) this.firstWrite(key, i);
+    this.states[i] = state;
+    if (this.times && this.times[i] !== updatedAt) {
+      this.times[i] = updatedAt;
+      this.bucket(key, updatedAt);
     }
   }
 
   remove(key: K): void {
-    const slot = this.live.get(key);
-    if (!slot) return;
-    if (slot.epoch !== this.epoch) {
-      slot.epoch = this.epoch;
-      this.saveUndo(key, slot);
-    }
-    this.live.delete(key);
+    const i = this.index.get(key);
+    if (i === undefined) return;
+    if (this.epochs[i] !== this.epoch) this.firstWrite(key, i);
+    this.index.delete(key);
+    this.removedIdx.push(i);
   }
 
-  private saveUndo(key: K, slot: Slot<S> | undefined): void {
+  /** The first write of an existing entry in this batch: log its previous content, note it as changed. */
+  private firstWrite(key: K, i: number): void {
+    if (this.epochs[i]! < this.periodStart) this.changed.push(key);
+    this.epochs[i] = this.epoch;
+    this.saveUndo(key, i, true);
+  }
+
+  private saveUndo(key: K, i: number, existed: boolean): void {
     this.undoKeys.push(key);
-    this.undoSlots.push(slot);
-    this.undoStates.push(slot?.state as S);
-    this.undoTimes.push(slot?.updatedAt ?? 0);
+    this.undoIdx.push(i);
+    this.undoExisted.push(existed);
+    this.undoStates.push(existed ? this.states[i]! : (undefined as S));
+    this.undoTimes.push(existed && this.times ? this.times[i]! : 0);
+  }
+
+  private allocate(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    if (this.used === this.capacity) {
+      this.capacity *= 2;
+      const epochs = new Int32Array(this.capacity);
+      epochs.set(this.epochs);
+      this.epochs = epochs;
+      if (this.times) {
+        const times = new Float64Array(this.capacity);
+        times.set(this.times);
+        this.times = times;
+      }
+    }
+    return this.used++;
   }
 
   forEach(fn: (state: S, key: K, updatedAt: number) => void): void {
-    this.live.forEach((slot, key) => {
-      fn(slot.state, key, slot.updatedAt);
+    const { states, times } = this;
+    this.index.forEach((i, key) => {
+      fn(states[i]!, key, times ? times[i]! : 0);
     });
   }
 
   *entries(): IterableIterator<StateEntry<K, S>> {
-    for (const [key, slot] of this.live.entries())
-      yield { key, state: slot.state, updatedAt: slot.updatedAt };
+    for (const [key, i] of this.index.entries()) {
+      yield { key, state: this.states[i]!, updatedAt: this.times?.[i] ?? 0 };
+    }
   }
 
   updatedBefore(time: number): StateEntry<K, S>[] {
-    if (!this.byTime) throw new Error(`state store ${this.operatorId}/${this.partition} has no time index`);
+    const times = this.times;
+    if (!this.byTime || !times) {
+      throw new Error(`state store ${this.operatorId}/${this.partition} has no time index`);
+    }
     const out: StateEntry<K, S>[] = [];
     // A key written, aborted and written again at the same time sits twice in its bucket.
-    const found = new Set<Slot<S>>();
+    const found = new Set<number>();
     for (const [t, bucket] of this.byTime) {
       if (t >= time) continue;
       for (const key of bucket) {
-        const slot = this.live.get(key);
+        const i = this.index.get(key);
         // Stale: the key was updated again or removed since. Written in this batch: not "as of the last commit".
-        if (slot === undefined || slot.updatedAt !== t || slot.epoch === this.epoch || found.has(slot))
-          continue;
-        found.add(slot);
-        out.push({ key, state: slot.state, updatedAt: t });
+        if (i === undefined || times[i] !== t || this.epochs[i] === this.epoch || found.has(i)) continue;
+        found.add(i);
+        out.push({ key, state: this.states[i]!, updatedAt: t });
       }
     }
     this.drainedBefore = Math.max(this.drainedBefore ?? time, time);
@@ -217,19 +265,16 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
 
   commit(version: number): void {
     const keys = this.undoKeys;
-    if (keys.length > 0) {
-      const mark = this.mark;
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i]!;
-        const slot = this.live.get(key);
-        if (slot === undefined) this.changedDeleted.set(key, true);
-        else if (slot.mark !== mark) {
-          slot.mark = mark;
-          this.changed.push(key);
-        }
-      }
-      this.clearUndo();
+    for (let n = 0; n < keys.length; n++) {
+      const key = keys[n]!;
+      if (!this.undoExisted[n]) {
+        // Created in this batch (it may have been removed again since).
+        if (this.index.has(key)) this.changed.push(key);
+        else this.changedDeleted.set(key, true);
+      } else if (!this.index.has(key)) this.changedDeleted.set(key, true);
     }
+    for (const i of this.removedIdx) this.release(i);
+    this.clearUndo();
     if (this.drainedBefore !== undefined && this.byTime) {
       // Every key of these buckets was stale or timed out (and removed) by the batch just committed.
       for (const t of this.byTime.keys()) if (t < this.drainedBefore) this.byTime.delete(t);
@@ -240,16 +285,18 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   abort(): void {
-    for (let i = this.undoKeys.length - 1; i >= 0; i--) {
-      const key = this.undoKeys[i]!;
-      const slot = this.undoSlots[i];
-      if (slot === undefined) {
-        this.live.delete(key);
+    for (let n = this.undoKeys.length - 1; n >= 0; n--) {
+      const key = this.undoKeys[n]!;
+      const i = this.undoIdx[n]!;
+      if (!this.undoExisted[n]) {
+        this.index.delete(key);
+        this.release(i);
         continue;
       }
-      slot.state = this.undoStates[i]!;
-      slot.updatedAt = this.undoTimes[i]!;
-      this.live.set(key, slot);
+      this.states[i] = this.undoStates[n]!;
+      if (this.times) this.times[i] = this.undoTimes[n]!;
+      // Still in `changed` if it was put there: a delta then rewrites its unchanged state, which is harmless.
+      this.index.set(key, i);
       // Its bucket still lists the key: buckets are only dropped at commit.
     }
     this.clearUndo();
@@ -257,80 +304,132 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     this.epoch++;
   }
 
+  private release(i: number): void {
+    this.states[i] = undefined as S;
+    this.free.push(i);
+  }
+
   private clearUndo(): void {
+    if (this.undoKeys.length === 0 && this.removedIdx.length === 0) return;
     this.undoKeys = [];
-    this.undoSlots = [];
+    this.undoIdx = [];
+    this.undoExisted = [];
     this.undoStates = [];
     this.undoTimes = [];
+    this.removedIdx = [];
   }
 
   snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
     const keys: K[] = [];
     const states: S[] = [];
-    const updatedAt: number[] | undefined = this.byTime ? [] : undefined;
+    const times = this.times;
+    const updatedAt: number[] | undefined = times ? [] : undefined;
     const removed: K[] = [];
-    const add = (slot: Slot<S>, key: K) => {
+    const add = (i: number, key: K) => {
       keys.push(key);
-      states.push(slot.state);
-      updatedAt?.push(slot.updatedAt);
+      states.push(this.states[i]!);
+      updatedAt?.push(times![i]!);
     };
-    if (mode === "full") this.live.forEach(add);
+    if (mode === "full") this.index.forEach(add);
     else {
+      // A key can be listed twice (removed and created again): write it once.
+      const seen = new Set<number>();
       for (const key of this.changed) {
-        const slot = this.live.get(key);
-        if (slot) add(slot, key);
+        const i = this.index.get(key);
+        if (i === undefined || seen.has(i)) continue;
+        seen.add(i);
+        add(i, key);
       }
       this.changedDeleted.forEach((_t, key) => {
-        if (!this.live.has(key)) removed.push(key);
+        if (!this.index.has(key)) removed.push(key);
       });
     }
     this.changed = [];
     this.changedDeleted = new KeyMap();
-    this.mark++;
+    this.periodStart = this.epoch;
     const snap: StateSnapshot<K, S> = { mode, version: this.version ?? 0, keys, states, removed };
     if (updatedAt) snap.updatedAt = updatedAt;
     return snap;
   }
 
   restore(snapshots: StateSnapshot<K, S>[], version: number): void {
-    const live = this.live;
-    live.clear();
+    const index = this.index;
+    index.clear();
+    this.states = [];
+    this.free = [];
+    this.used = 0;
+    this.capacity = INITIAL_CAPACITY;
+    this.epochs = new Int32Array(INITIAL_CAPACITY);
+    if (this.times) this.times = new Float64Array(INITIAL_CAPACITY);
     this.byTime?.clear();
     this.clearUndo();
     this.changed = [];
     this.changedDeleted = new KeyMap();
     this.drainedBefore = undefined;
     this.epoch++;
-    this.mark++;
-    const byTime = this.byTime;
+    this.periodStart = this.epoch;
+    let needed = 0;
+    for (const snap of snapshots) needed += snap.keys.length;
+    this.reserve(needed);
     for (const snap of snapshots) {
-      if (snap.mode === "full") live.clear();
-      for (const k of snap.removed) live.delete(k);
+      if (snap.mode === "full") {
+        index.clear();
+        this.states = [];
+        this.used = 0;
+        this.free = [];
+      }
+      for (const k of snap.removed) {
+        const i = index.get(k);
+        if (i === undefined) continue;
+        index.delete(k);
+        this.release(i);
+      }
       const { keys, states, updatedAt } = snap;
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i]!;
-        const t = byTime ? (updatedAt?.[i] ?? version) : 0;
-        const slot = live.get(key);
-        if (slot) {
-          slot.state = states[i]!;
-          slot.updatedAt = t;
-        } else live.set(key, new Slot(states[i]!, t, 0, 0));
+      const times = this.times;
+      for (let n = 0; n < keys.length; n++) {
+        const key = keys[n]!;
+        let i = index.get(key);
+        if (i === undefined) {
+          i = this.allocate();
+          index.set(key, i);
+        }
+        this.states[i] = states[n]!;
+        this.epochs[i] = 0;
+        if (times) times[i] = updatedAt?.[n] ?? version;
       }
     }
-    if (byTime) {
+    const times = this.times;
+    const byTime = this.byTime;
+    if (byTime && times) {
       // Buckets in time order, as a running store has them.
       const buckets = new Map<number, K[]>();
-      live.forEach((slot, key) => {
-        const bucket = buckets.get(slot.updatedAt);
+      index.forEach((i, key) => {
+        const bucket = buckets.get(times[i]!);
         if (bucket) bucket.push(key);
-        else buckets.set(slot.updatedAt, [key]);
+        else buckets.set(times[i]!, [key]);
       });
       for (const t of [...buckets.keys()].sort((a, b) => a - b)) byTime.set(t, buckets.get(t)!);
     }
     this.version = version;
   }
 
-  private indexKey(key: K, time: number): void {
+  /** Grows the columns to hold at least `n` entries at once. */
+  private reserve(n: number): void {
+    if (n <= this.capacity) return;
+    let capacity = this.capacity;
+    while (capacity < n) capacity *= 2;
+    const epochs = new Int32Array(capacity);
+    epochs.set(this.epochs);
+    this.epochs = epochs;
+    if (this.times) {
+      const times = new Float64Array(capacity);
+      times.set(this.times);
+      this.times = times;
+    }
+    this.capacity = capacity;
+  }
+
+  private bucket(key: K, time: number): void {
     const bucket = this.byTime!.get(time);
     if (bucket) bucket.push(key);
     else this.byTime!.set(time, [key]);
