@@ -116,7 +116,6 @@ export class StreamingContext {
     create: () => StreamingContext | Promise<StreamingContext>,
   ): Promise<StreamingContext> {
     const store = toStore(checkpoint);
-    const restored = await readNewestCheckpoint(store, createLogger("spate"));
     const ssc = await create();
     if (!(ssc instanceof StreamingContext)) {
       throw new InvalidArgumentError(
@@ -131,6 +130,7 @@ export class StreamingContext {
       );
     }
     ssc.checkpointStore = store;
+    const restored = await readNewestCheckpoint(store, ssc.log);
     if (restored) {
       ssc.graph.freeze();
       ssc.droppedState = matchGraph(
@@ -359,8 +359,13 @@ export class StreamingContext {
           const saved = restored.state.get(s.id);
           if (!s.op.checkpointState || this.droppedState.includes(s.id)) continue;
           if (saved) {
+            const started = performance.now();
             s.op.checkpointState.restore(s, saved.perPartition, saved.version);
             versions.set(s.id, saved.version);
+            this.log.info(
+              { operatorId: s.id, version: saved.version, ms: Math.round(performance.now() - started) },
+              "state restored",
+            );
           } else if (md.operators.some((o) => o.id === s.id)) {
             // In the job before its first data checkpoint: its state is empty at zero time, replayed from there.
             versions.set(s.id, md.zeroTime);
@@ -370,15 +375,19 @@ export class StreamingContext {
         // State is at its last data checkpoint: replay the completed batches after it, without their outputs.
         const completed = md.completedTime;
         if (completed === undefined || versions.size === 0) return;
-        for (
-          let t = Math.min(...versions.values()) + this.batchDuration;
-          t <= completed;
-          t += this.batchDuration
-        ) {
+        const from = Math.min(...versions.values()) + this.batchDuration;
+        const count = Math.max(0, Math.floor((completed - from) / this.batchDuration) + 1);
+        let lastReport = performance.now();
+        for (let t = from, done = 1; t <= completed; t += this.batchDuration, done++) {
           this.graph.generateJobs(t);
           this.graph.materializeStateful(t, (s) => (versions.get(s.id) ?? Number.POSITIVE_INFINITY) < t);
           this.stateStores.commitAll(t);
           this.graph.clearMetadata(t);
+          // Long replays show progress, about once a second.
+          if (performance.now() - lastReport >= 1000 || done === count) {
+            lastReport = performance.now();
+            this.log.info({ batchTime: t, done, of: count }, "replaying completed batches into state");
+          }
         }
       },
     );

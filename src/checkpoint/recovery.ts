@@ -26,15 +26,31 @@ async function load(
   store: CheckpointStore,
   name: string,
   metadata: MetadataCheckpoint,
+  log: Logger,
 ): Promise<RestoredCheckpoint> {
   const state: RestoredCheckpoint["state"] = new Map();
+  const total = Object.values(metadata.state).reduce((n, s) => n + s.files.length, 0);
+  let read = 0;
   for (const [id, s] of Object.entries(metadata.state)) {
     const perPartition: unknown[][] = [];
     for (const file of s.files) {
+      const started = performance.now();
       const bytes = await store.read(file);
       if (!bytes)
         throw new CheckpointCorruptError(`The state file ${file} of checkpoint ${name} is missing.`, file);
       const body = decodeCheckpointFile(bytes, "state", file) as StateFileBody;
+      read++;
+      log.info(
+        {
+          operatorId: id,
+          file,
+          bytes: bytes.length,
+          ms: Math.round(performance.now() - started),
+          read,
+          of: total,
+        },
+        "state checkpoint file read",
+      );
       body.partitions.forEach((part, p) => {
         (perPartition[p] ??= []).push(part);
       });
@@ -61,7 +77,7 @@ export async function readNewestCheckpoint(
       const bytes = await store.read(name);
       if (!bytes) continue;
       const metadata = decodeCheckpointFile(bytes, "metadata", name) as MetadataCheckpoint;
-      const restored = await load(store, name, metadata);
+      const restored = await load(store, name, metadata, log);
       restored.skipped = skipped;
       if (skipped.length > 0) {
         log.warn(
