@@ -1,21 +1,14 @@
 // Checkpoint benchmarks: a data checkpoint of 1M keys held by mapWithState, full versus delta with 1% changed,
 // and recovery of a checkpoint of 1M keys. Measured end to end through the engine (textFileStream input, the
 // default file checkpoint store, fsync included); `changedBytes` is the serialized size of the changed entries
-// alone, encoded with the checkpoint codec, so `bytes / changedBytes` shows what a delta costs over the minimum.
+// alone, encoded with the checkpoint codec, so `checkpointBytes / changedBytes` shows what a checkpoint costs over
+// the minimum (the rows' `ratio` is its inverse, like every other ratio of the benchmark: baseline over engine).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Packr } from "msgpackr";
 import { type CheckpointInfo, ManualClock, type State, StateSpec, StreamingContext } from "spate";
-
-export interface CheckpointScenario {
-  name: string;
-  keys: number;
-  checkpointBytes?: number;
-  changedBytes?: number;
-  checkpointMs?: number;
-  recoveryMs?: number;
-}
+import { label, type Log, peakRssMb, quietLogger, type ScenarioResult, stderrLog } from "./measure.js";
 
 const BATCH = 1000;
 
@@ -24,7 +17,12 @@ function job(input: string, events: CheckpointInfo[]): () => StreamingContext {
     const ssc = new StreamingContext({
       batchDuration: BATCH,
       clock: new ManualClock(0),
-      conf: { "spate.checkpoint.interval": BATCH, "spate.checkpoint.fullSnapshotEvery": 1000 },
+      logger: quietLogger(),
+      conf: {
+        "spate.checkpoint.interval": BATCH,
+        "spate.checkpoint.fullSnapshotEvery": 1000,
+        "spate.ui.port": 0,
+      },
     });
     ssc.addStreamingListener({
       onCheckpointWritten: ({ checkpointInfo }) => void events.push(checkpointInfo),
@@ -49,10 +47,16 @@ async function batch(ssc: StreamingContext, input: string, name: string, keys: s
   await ssc.awaitIdle();
 }
 
+/**
+ * `checkpoint-full-<n>`, `checkpoint-delta-<n>` and `recovery-<n>` for `keys` keys; `suffix` names the size
+ * (default: from `keys`). `ratio` of the checkpoint rows is `changedBytes / checkpointBytes`: the least a
+ * checkpoint could write over what it wrote.
+ */
 export async function runCheckpointScenarios(
   keys = 1_000_000,
-  log = (m: string) => process.stderr.write(`${m}\n`),
-) {
+  log: Log = stderrLog,
+  suffix = label(keys),
+): Promise<ScenarioResult[]> {
   const base = mkdtempSync(path.join(tmpdir(), "spate-bench-checkpoint-"));
   const input = path.join(base, "input");
   mkdirSync(input);
@@ -77,44 +81,39 @@ export async function runCheckpointScenarios(
     const restored = await StreamingContext.getOrCreate(checkpoint, job(input, []));
     await restored.start();
     const recoveryMs = performance.now() - started;
+    const from = restored.restoredFrom;
     await restored.stop();
-    const scenarios: CheckpointScenario[] = [
+    if (from?.batchTime !== 2 * BATCH) {
+      throw new Error(
+        `benchmark self-check failed: recovery resumed from ${JSON.stringify(from)}, not batch 2`,
+      );
+    }
+    const peak = peakRssMb();
+    if (full.mode !== "full" || delta.mode !== "delta") {
+      throw new Error(`benchmark self-check failed: checkpoints were ${full.mode} then ${delta.mode}`);
+    }
+    return [
       {
-        name: `checkpoint-full-${label(keys)}`,
+        name: `checkpoint-full-${suffix}`,
         keys,
         checkpointBytes: full.bytes,
         changedBytes,
+        ratio: changedBytes / full.bytes,
         checkpointMs: full.durationMs,
+        peakRssMb: peak,
       },
       {
-        name: `checkpoint-delta-${label(keys)}`,
+        name: `checkpoint-delta-${suffix}`,
         keys,
         checkpointBytes: delta.bytes,
         changedBytes,
+        ratio: changedBytes / delta.bytes,
         checkpointMs: delta.durationMs,
+        peakRssMb: peak,
       },
-      { name: `recovery-${label(keys)}`, keys, recoveryMs },
+      { name: `recovery-${suffix}`, keys, recoveryMs, peakRssMb: peak },
     ];
-    return scenarios;
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
-}
-
-function label(n: number): string {
-  return n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await runCheckpointScenarios(Number(process.env.KEYS ?? 1_000_000));
-  console.table(
-    rows.map((r) => ({
-      scenario: r.name,
-      bytes: r.checkpointBytes,
-      changedBytes: r.changedBytes,
-      "bytes/changed":
-        r.checkpointBytes && r.changedBytes ? (r.checkpointBytes / r.changedBytes).toFixed(2) : "",
-      ms: (r.checkpointMs ?? r.recoveryMs)?.toFixed(1),
-    })),
-  );
 }

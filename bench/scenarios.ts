@@ -1,0 +1,52 @@
+// Every benchmark scenario, in the order they run. A unit runs in a process of its own and gives one or more rows.
+import { runCheckpointScenarios } from "./checkpoint.js";
+import { latency10ms } from "./latency.js";
+import type { Log, ScenarioResult, Size } from "./measure.js";
+import { memory1M } from "./memory.js";
+import { runningSumCheckpointed } from "./running-sum.js";
+import { mapWithStateScenario, updateStateByKeyScenario, windowScenario, wordcount } from "./throughput.js";
+
+export interface BenchmarkUnit {
+  /** The rows it gives; the first names the unit. */
+  readonly scenarios: readonly string[];
+  /** Sizes it is part of unless asked for by name with --only. */
+  readonly sizes: readonly Size[];
+  run(size: Size, log: Log): Promise<ScenarioResult[]>;
+}
+
+const ALL: readonly Size[] = ["full", "quick", "smoke"];
+
+function unit(name: string, run: BenchmarkUnit["run"], sizes: readonly Size[] = ALL): BenchmarkUnit {
+  return { scenarios: [name], sizes, run };
+}
+
+export const UNITS: readonly BenchmarkUnit[] = [
+  unit("wordcount", wordcount),
+  unit("running-sum-checkpointed", runningSumCheckpointed),
+  unit("mapWithState-10k", mapWithStateScenario(10_000, "mapWithState-10k")),
+  unit("mapWithState-1M", mapWithStateScenario(1_000_000, "mapWithState-1M")),
+  unit("mapWithState-10M", mapWithStateScenario(10_000_000, "mapWithState-10M"), ["full"]),
+  unit("updateStateByKey-10k", updateStateByKeyScenario(10_000, "updateStateByKey-10k")),
+  unit("updateStateByKey-1M", updateStateByKeyScenario(1_000_000, "updateStateByKey-1M")),
+  {
+    scenarios: ["checkpoint-delta-1M", "checkpoint-full-1M", "recovery-1M"],
+    sizes: ALL,
+    run: async (size, log) => {
+      const rows = await runCheckpointScenarios(size === "smoke" ? 2000 : 1_000_000, log, "1M");
+      const order = ["checkpoint-delta-1M", "checkpoint-full-1M", "recovery-1M"];
+      return rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+    },
+  },
+  unit("window-inverse", windowScenario(true, "window-inverse")),
+  unit("window-naive", windowScenario(false, "window-naive")),
+  unit("latency-10ms", latency10ms, ["full", "quick"]),
+  unit("memory-1M", memory1M),
+];
+
+/** Every scenario name, in order. */
+export const SCENARIO_NAMES: readonly string[] = UNITS.flatMap((u) => u.scenarios);
+
+/** The unit named by its first scenario. */
+export function unitNamed(name: string): BenchmarkUnit | undefined {
+  return UNITS.find((u) => u.scenarios[0] === name);
+}
