@@ -14,9 +14,10 @@ import { DStreamGraph } from "./graph/DStreamGraph.js";
 import { createLogger, type Logger } from "./log.js";
 import type { RDD, RDDEnv } from "./rdd/RDD.js";
 import { Receiver } from "./receiver/Receiver.js";
+import { SocketReceiver } from "./receiver/SocketReceiver.js";
 import { JobGenerator } from "./scheduler/JobGenerator.js";
 import { JobScheduler } from "./scheduler/JobScheduler.js";
-import { ListenerBus, type StreamingListener } from "./scheduler/StreamingListener.js";
+import { ListenerBus, type ReceiverInfo, type StreamingListener } from "./scheduler/StreamingListener.js";
 import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
 import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
 
@@ -57,6 +58,7 @@ export class StreamingContext {
   private current: StreamingContextState = "initialized";
   private failure: unknown;
   private stopping: Promise<void> | undefined;
+  private removeShutdownHooks: (() => void) | undefined;
   private readonly terminated: Promise<void>;
   private settleTermination!: (error?: unknown) => void;
 
@@ -202,6 +204,16 @@ export class StreamingContext {
     return new DStream(this, new ReceiverInputOp(this.batchDuration, receiver, wal));
   }
 
+  /**
+   * The lines of a TCP connection to `host:port`, decoded as UTF-8 (Spark's socketTextStream): reconnects, with
+   * backoff, when the connection closes or fails; a line that is not valid UTF-8 is skipped and reported. With the
+   * write-ahead log, a line counts once it is logged; lines still in flight in the connection when the job dies are
+   * lost, since a socket cannot replay them.
+   */
+  socketTextStream(host: string, port: number): DStream<string> {
+    return this.receiverStream(new SocketReceiver(host, port));
+  }
+
   /** The union of streams with the same slide duration. */
   union<T>(streams: DStream<T>[]): DStream<T> {
     return new DStream(this, new UnionOp(streams));
@@ -220,6 +232,21 @@ export class StreamingContext {
 
   removeStreamingListener(listener: StreamingListener): void {
     this.bus.remove(listener);
+  }
+
+  /** @internal The bus listeners are added to (receivers post their events and feed backpressure through it). */
+  get listenerBus(): ListenerBus {
+    return this.bus;
+  }
+
+  /** @internal The status of every started receiver (Spark's ReceiverTracker.allocatedExecutors' view). */
+  receiverInfos(): ReceiverInfo[] {
+    const infos: ReceiverInfo[] = [];
+    for (const s of this.graph.inputs) {
+      const info = s.op instanceof ReceiverInputOp ? s.op.receiverInfo : undefined;
+      if (info) infos.push(info);
+    }
+    return infos;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------------------------
@@ -275,6 +302,7 @@ export class StreamingContext {
       }
     }
     this.current = "active";
+    this.installShutdownHooks();
     if (!this.restored) this.generator.start(this.rememberMs);
     for (const s of this.graph.streams) await s.op.start?.(s);
     this.bus.post("onStreamingStarted", () => ({ time: this.clock.getTimeMillis() }));
@@ -291,10 +319,13 @@ export class StreamingContext {
 
   /**
    * Stops the context. Without `stopGracefully`, batches not yet started are dropped (the one running finishes);
-   * with it, every batch generated so far is processed first.
+   * with it (Spark's graceful stop), receivers stop first (no new data), every block they stored goes into a
+   * batch (the last one is cut at once, without waiting for its time), and every batch is processed and
+   * checkpointed before the context stops.
    */
   stop(options: { stopGracefully?: boolean } = {}): Promise<void> {
     if (this.stopping) return this.stopping;
+    this.removeShutdownHooks?.();
     if (this.current !== "active") {
       this.current = "stopped";
       this.settleTermination();
@@ -302,8 +333,16 @@ export class StreamingContext {
       return this.stopping;
     }
     this.stopping = (async () => {
-      this.generator.stop();
-      if (!options.stopGracefully) {
+      if (options.stopGracefully) {
+        const receivers = this.graph.inputs.map((s) => s.op).filter((op) => op instanceof ReceiverInputOp);
+        for (const op of receivers) await op.stopReceiving();
+        this.generator.stop();
+        if (this.failure === undefined && receivers.some((op) => op.hasUnallocatedBlocks())) {
+          const time = this.generator.generateNext();
+          this.log.info({ batchTime: time }, "stopping gracefully: a last batch for the data received");
+        }
+      } else {
+        this.generator.stop();
         const dropped = this.scheduler.dropPending();
         if (dropped.length > 0)
           this.log.info({ batches: dropped }, "stopping: dropped batches not yet started");
@@ -412,8 +451,29 @@ export class StreamingContext {
     }
   }
 
+  /**
+   * `spate.stopGracefullyOnShutdown`: SIGTERM or SIGINT stops the context gracefully, then the process ends (once
+   * nothing else keeps it alive, or a second later), with exit code 0 unless something set another. The handlers
+   * are removed as the stop begins, so a second signal terminates the process at once.
+   */
+  private installShutdownHooks(): void {
+    if (!this.conf.getBoolean("spate.stopGracefullyOnShutdown")) return;
+    const onSignal = (signal: NodeJS.Signals) => {
+      this.log.info({ signal }, "shutdown signal: stopping gracefully (send it again to force)");
+      void this.stop({ stopGracefully: true }).then(() => setTimeout(() => process.exit(), 1000).unref());
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    this.removeShutdownHooks = () => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      this.removeShutdownHooks = undefined;
+    };
+  }
+
   private fail(error: unknown): void {
     if (this.failure !== undefined) return;
+    this.removeShutdownHooks?.();
     this.failure = error;
     this.generator.stop();
     this.scheduler.dropPending();

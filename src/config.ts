@@ -12,6 +12,7 @@ interface Setting<T extends ConfValue> {
 
 const nonNegativeInt = (v: number) => (Number.isInteger(v) && v >= 0 ? undefined : "a whole number >= 0");
 const positiveInt = (v: number) => (Number.isInteger(v) && v > 0 ? undefined : "a whole number > 0");
+const nonNegative = (v: number) => (Number.isFinite(v) && v >= 0 ? undefined : "a number >= 0");
 
 /** Every `spate.*` setting: its type, default and meaning. Unknown `spate.*` keys are an error. */
 export const SETTINGS = {
@@ -49,10 +50,52 @@ export const SETTINGS = {
     doc: "Maximum records per second per receiver; 0 means unlimited.",
     check: nonNegativeInt,
   },
+  "spate.receiver.restartDelay": {
+    type: "number",
+    default: 2000,
+    doc: "Delay in ms before a failed receiver is started again (Spark's spark.streaming.receiverRestartDelay); it doubles while restarts store nothing.",
+    check: positiveInt,
+  },
+  "spate.receiver.maxRestartDelay": {
+    type: "number",
+    default: 60_000,
+    doc: "The longest delay in ms between restarts of a failing receiver.",
+    check: positiveInt,
+  },
   "spate.backpressure.enabled": {
     type: "boolean",
     default: false,
     doc: "Adapt receivers' rates to the processing speed (a PID estimator, as Spark).",
+  },
+  "spate.backpressure.initialRate": {
+    type: "number",
+    default: undefined,
+    doc: "With backpressure, each receiver's rate limit (records/s) until the first estimate; unset: maxRate or none.",
+    check: positiveInt,
+  },
+  "spate.backpressure.pid.proportional": {
+    type: "number",
+    default: 1.0,
+    doc: "Backpressure PID estimator: weight of the current error.",
+    check: nonNegative,
+  },
+  "spate.backpressure.pid.integral": {
+    type: "number",
+    default: 0.2,
+    doc: "Backpressure PID estimator: weight of the accumulated error (from the scheduling delay).",
+    check: nonNegative,
+  },
+  "spate.backpressure.pid.derived": {
+    type: "number",
+    default: 0.0,
+    doc: "Backpressure PID estimator: weight of the error's rate of change.",
+    check: nonNegative,
+  },
+  "spate.backpressure.pid.minRate": {
+    type: "number",
+    default: 100,
+    doc: "Backpressure PID estimator: the lowest rate (records/s) it ever sets.",
+    check: (v: number) => (Number.isFinite(v) && v > 0 ? undefined : "a number > 0"),
   },
   "spate.stopGracefullyOnShutdown": {
     type: "boolean",

@@ -20,7 +20,9 @@ export type SpateErrorCode =
   | "SPATE_IO_ERROR"
   | "SPATE_CHECKPOINT_CORRUPT"
   | "SPATE_GRAPH_MISMATCH"
-  | "SPATE_NOT_REPLAYABLE";
+  | "SPATE_NOT_REPLAYABLE"
+  | "SPATE_MALFORMED_INPUT"
+  | "SPATE_CONNECTION_LOST";
 
 export interface SpateErrorOptions {
   cause?: unknown;

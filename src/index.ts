@@ -28,6 +28,7 @@ export type { Logger } from "./log.js";
 export { HashPartitioner, type Partitioner } from "./rdd/Partitioner.js";
 export { RDD } from "./rdd/RDD.js";
 export { Receiver } from "./receiver/Receiver.js";
+export { SocketReceiver } from "./receiver/SocketReceiver.js";
 export type {
   BatchInfo,
   CheckpointInfo,

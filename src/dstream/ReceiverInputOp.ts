@@ -3,7 +3,11 @@ import type { DStream } from "../DStream.js";
 import { decodeCheckpointFile, encodeCheckpointFile } from "../checkpoint/format.js";
 import { IllegalStateError } from "../errors.js";
 import { RDD } from "../rdd/RDD.js";
+import { PIDRateEstimator } from "../flow/PIDRateEstimator.js";
+import { RateController } from "../flow/RateController.js";
 import type { Receiver } from "../receiver/Receiver.js";
+import { ReceiverSupervisor } from "../receiver/ReceiverSupervisor.js";
+import type { ReceiverInfo } from "../scheduler/StreamingListener.js";
 import { FileWriteAheadLog } from "../receiver/wal/FileWriteAheadLog.js";
 import type { WalRecordHandle, WriteAheadLog } from "../receiver/wal/WriteAheadLog.js";
 import type { InputLog, Operator } from "./Operator.js";
@@ -32,8 +36,9 @@ const sameHandle = (a: WalRecordHandle, b: WalRecordHandle) =>
   a.segment === b.segment && a.offset === b.offset;
 
 /**
- * `receiverStream` (Spark's ReceiverInputDStream with its ReceiverTracker): runs a receiver, and gives each batch
- * every block stored since the previous batch, one partition per block. With `spate.receiver.writeAheadLog.enable`,
+ * `receiverStream` (Spark's ReceiverInputDStream with its ReceiverTracker): runs a receiver under a
+ * {@link ReceiverSupervisor} (restarts, rate limit, backpressure through a {@link RateController}), and gives each
+ * batch every block stored since the previous batch, one partition per block. With `spate.receiver.writeAheadLog.enable`,
  * a block counts as received only once durably logged, the blocks of each batch are recorded in metadata
  * checkpoints, and recovery reads them back from the log: data stored before a crash is counted exactly once.
  */
@@ -49,6 +54,8 @@ export class ReceiverInputOp<T> implements Operator<T> {
   private writes: Promise<unknown> = Promise.resolve();
   private cleaning: Promise<void> = Promise.resolve();
   private running = false;
+  private supervisor: ReceiverSupervisor<T> | undefined;
+  private rateController: RateController | undefined;
 
   readonly inputLog: InputLog;
 
@@ -120,51 +127,74 @@ export class ReceiverInputOp<T> implements Operator<T> {
 
   async start(self: DStream<T>): Promise<void> {
     const wal = this.useWriteAheadLog ? this.openLog(self) : undefined;
-    const clock = self.context.clock;
-    const log = self.context.log;
+    const { clock, conf, log } = self.context;
+    const bus = self.context.listenerBus;
     this.running = true;
-    this.receiver.attach({
-      store: (items: T[]) => {
-        if (!this.running)
-          return Promise.reject(new IllegalStateError("SPATE_CONTEXT_STOPPED", "The receiver is stopped."));
-        if (!wal) {
-          this.received.push({ items, time: clock.getTimeMillis() });
-          return Promise.resolve();
-        }
-        const written = this.writes.then(async () => {
-          const time = clock.getTimeMillis();
-          const handle = await wal.write(encodeCheckpointFile("wal", items), time);
-          this.received.push({ items, handle, time });
-        });
-        this.writes = written.catch(() => {});
-        return written;
-      },
-      restart: (reason, error) => {
-        log.warn({ operatorId: self.id, reason, error }, "receiver restarting");
-        void (async () => {
-          await this.receiver.onStop();
-          if (this.running) await this.receiver.onStart();
-        })().catch((e) => log.error({ operatorId: self.id, error: e }, "receiver failed to restart"));
-      },
-      stop: (reason, error) => {
-        log.info({ operatorId: self.id, reason, error }, "receiver stopped");
-        void this.stopReceiver();
-      },
-      reportError: (message, error) => log.warn({ operatorId: self.id, error }, message),
+    const push = (items: T[]): Promise<void> | undefined => {
+      if (!this.running)
+        return Promise.reject(new IllegalStateError("SPATE_CONTEXT_STOPPED", "The receiver is stopped."));
+      if (!wal) {
+        this.received.push({ items, time: clock.getTimeMillis() });
+        return undefined;
+      }
+      const written = this.writes.then(async () => {
+        const time = clock.getTimeMillis();
+        const handle = await wal.write(encodeCheckpointFile("wal", items), time);
+        this.received.push({ items, handle, time });
+      });
+      this.writes = written.catch(() => {});
+      return written;
+    };
+    const maxRate = conf.getNumber("spate.receiver.maxRate") || undefined;
+    const backpressure = conf.getBoolean("spate.backpressure.enabled");
+    const initialRate = backpressure ? conf.getNumber("spate.backpressure.initialRate") : undefined;
+    const supervisor = new ReceiverSupervisor(this.receiver, push, {
+      streamId: self.id,
+      clock,
+      log,
+      bus,
+      restartDelay: conf.getNumber("spate.receiver.restartDelay")!,
+      maxRestartDelay: conf.getNumber("spate.receiver.maxRestartDelay")!,
+      maxRate,
+      initialRate:
+        initialRate !== undefined && maxRate !== undefined
+          ? Math.min(initialRate, maxRate)
+          : (initialRate ?? maxRate),
     });
-    await this.receiver.onStart();
+    this.supervisor = supervisor;
+    if (backpressure) {
+      const estimator = new PIDRateEstimator(this.slideDuration, {
+        proportional: conf.getNumber("spate.backpressure.pid.proportional")!,
+        integral: conf.getNumber("spate.backpressure.pid.integral")!,
+        derivative: conf.getNumber("spate.backpressure.pid.derived")!,
+        minRate: conf.getNumber("spate.backpressure.pid.minRate")!,
+      });
+      this.rateController = new RateController(self.id, estimator, (rate) => supervisor.updateRate(rate));
+      bus.add(this.rateController);
+    }
+    await supervisor.start();
   }
 
-  private async stopReceiver(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    await this.receiver.onStop();
-    this.receiver.attach(undefined);
+  /** The receiver's status, once started. */
+  get receiverInfo(): ReceiverInfo | undefined {
+    return this.supervisor?.info;
   }
 
-  async stop(): Promise<void> {
-    await this.stopReceiver();
+  /** Stops the receiver (no new data) and waits for stores already admitted to be received. */
+  async stopReceiving(): Promise<void> {
+    await this.supervisor?.stop();
     await this.writes;
+  }
+
+  /** Whether blocks were received that no batch has been given yet. */
+  hasUnallocatedBlocks(): boolean {
+    return this.received.length > 0;
+  }
+
+  async stop(self: DStream<T>): Promise<void> {
+    await this.stopReceiving();
+    this.running = false;
+    if (this.rateController) self.context.listenerBus.remove(this.rateController);
     await this.cleaning;
     await this.wal?.close();
   }

@@ -6,28 +6,35 @@ export interface ReceiverHost<T> {
   restart(reason: string, error?: unknown): void;
   stop(reason: string, error?: unknown): void;
   reportError(message: string, error?: unknown): void;
+  isStarted(): boolean;
+  isStopped(): boolean;
 }
 
 /**
  * A source that pushes records into spate (Spark's Receiver). Implement `onStart` (begin receiving, without
  * blocking: start a connection, a loop, a timer) and `onStop` (release it); call `store` with what arrives.
+ * The engine supervises it: if `onStart` throws or rejects, or the receiver calls `restart`, it calls `onStop`,
+ * waits (`spate.receiver.restartDelay`, doubling while restarts store nothing, up to
+ * `spate.receiver.maxRestartDelay`) and calls `onStart` again.
  */
 export abstract class Receiver<T> {
-  private host: ReceiverHost<T> | undefined;
-  private started = false;
-  private stopped = false;
+  // ES private fields: a subclass may well have its own `host`.
+  #host: ReceiverHost<T> | undefined;
+  #detached = false;
 
   /** Begins receiving. */
   abstract onStart(): void | Promise<void>;
-  /** Stops receiving and releases resources. */
+  /** Stops receiving and releases resources (also called after a failed `onStart`, before a restart). */
   abstract onStop(): void | Promise<void>;
 
   /**
    * Stores records: one record, or an array of records (to store one record that is itself an array, wrap it:
-   * `store([record])`). Resolves once they count as received — with the write-ahead log on, once durably logged.
+   * `store([record])`). Resolves once they count as received — with the write-ahead log on, once durably logged;
+   * with a rate limit (`spate.receiver.maxRate`, backpressure), only once the limit lets them in, so awaiting it
+   * slows the producer down. Nothing is dropped: a store that cannot complete rejects.
    */
   store(data: T | T[]): Promise<void> {
-    if (!this.host || this.stopped) {
+    if (!this.#host || this.#detached) {
       return Promise.reject(
         new IllegalStateError(
           "SPATE_CONTEXT_STOPPED",
@@ -35,36 +42,40 @@ export abstract class Receiver<T> {
         ),
       );
     }
-    return this.host.store(Array.isArray(data) ? data : [data]);
+    return this.#host.store(Array.isArray(data) ? data : [data]);
   }
 
-  /** Asks the engine to stop and start this receiver again (after a connection failure, say). */
+  /**
+   * Asks the engine to stop this receiver (`onStop`) and start it again (`onStart`) after a delay: after a lost
+   * connection, say. Calls while a restart is under way are ignored.
+   */
   restart(reason: string, error?: unknown): void {
-    this.host?.restart(reason, error);
+    this.#host?.restart(reason, error);
   }
 
-  /** Stops this receiver for good. */
+  /** Stops this receiver for good (the stream carries on, empty). */
   stop(reason: string, error?: unknown): void {
-    this.host?.stop(reason, error);
+    this.#host?.stop(reason, error);
   }
 
-  /** Reports an error without stopping (visible to listeners and logs). */
+  /** Reports an error without stopping (logged, and posted to listeners as `onReceiverError`). */
   reportError(message: string, error?: unknown): void {
-    this.host?.reportError(message, error);
+    this.#host?.reportError(message, error);
   }
 
+  /** Whether the receiver is running: from just before `onStart` until a stop or restart begins. */
   isStarted(): boolean {
-    return this.started && !this.stopped;
+    return !this.#detached && this.#host?.isStarted() === true;
   }
 
+  /** Whether the receiver is stopped, for good or until a restart: loops started by `onStart` should end. */
   isStopped(): boolean {
-    return this.stopped;
+    return this.#detached || this.#host?.isStopped() === true;
   }
 
   /** @internal */
   attach(host: ReceiverHost<T> | undefined): void {
-    this.host = host;
-    this.started = host !== undefined;
-    this.stopped = host === undefined;
+    this.#host = host;
+    this.#detached = host === undefined;
   }
 }

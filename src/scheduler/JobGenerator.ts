@@ -10,6 +10,8 @@ import type { JobScheduler } from "./JobScheduler.js";
 export class JobGenerator {
   private readonly timer: RecurringTimer;
   private zero: number | undefined;
+  /** The time of the last batch generated. */
+  private last: number | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -62,7 +64,18 @@ export class JobGenerator {
     this.timer.stop();
   }
 
+  /**
+   * Generates the batch after the last one generated now, without waiting for its time: the last batch of a
+   * graceful stop, for the data receivers stored since. Call after `stop()`. Returns its time.
+   */
+  generateNext(): number {
+    const time = (this.last ?? this.zero!) + this.batchDuration;
+    this.generate(time);
+    return time;
+  }
+
   private generate(time: number): void {
+    this.last = time;
     try {
       this.scheduler.submit(this.graph.generateJobs(time));
     } catch (e) {
