@@ -17,7 +17,7 @@ import {
 } from "./measure.js";
 
 const BATCH_MS = 10;
-const RATE = 20_000;
+const RATE = 50_000;
 /** Batches of the first second are left out of the figures (start-up, JIT warm-up). */
 const SETTLE_MS = 1000;
 

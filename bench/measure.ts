@@ -20,7 +20,7 @@ export interface ScenarioResult {
   keys?: number;
   /** Bytes of a data checkpoint. */
   checkpointBytes?: number;
-  /** Bytes of the changed entries alone, encoded with the checkpoint codec: the least a delta can write. */
+  /** Bytes of the changed entries alone (`[key, state, updatedAt]`), encoded with the checkpoint codec. */
   changedBytes?: number;
   checkpointMs?: number;
   recoveryMs?: number;

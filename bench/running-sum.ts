@@ -25,14 +25,10 @@ const BATCH_MS = 1000;
 export async function runningSumCheckpointed(size: Size, log: Log): Promise<ScenarioResult[]> {
   const perBatch = bySize(size, { full: 100_000, quick: 100_000, smoke: 20 });
   const keySpace = bySize(size, { full: 1_000_000, quick: 1_000_000, smoke: 50 });
-  // At 10 batches per checkpoint: 6, 3 and 1 data checkpoints among the measured batches.
-  const count = bySize(size, { full: 60, quick: 30, smoke: 12 });
+  // At 10 batches per checkpoint: 10, 3 and 1 data checkpoints among the measured batches.
+  const count = bySize(size, { full: 100, quick: 30, smoke: 12 });
   const warmup = bySize(size, { full: 2, quick: 2, smoke: 1 });
   const next = random(7);
-  const contents = Array.from({ length: 5 }, () => {
-    const keys = Array.from({ length: perBatch }, () => `key-${Math.floor(next() * keySpace)}`);
-    return `${keys.join("\n")}\n`;
-  });
   const base = mkdtempSync(path.join(tmpdir(), "spate-bench-running-sum-"));
   const input = path.join(base, "input");
   mkdirSync(input);
@@ -41,7 +37,8 @@ export async function runningSumCheckpointed(size: Size, log: Log): Promise<Scen
   const produce = (i: number) => {
     const name = `batch-${String(i).padStart(6, "0")}.txt`;
     const staged = path.join(base, name);
-    writeFileSync(staged, contents[i % contents.length]!);
+    const keys = Array.from({ length: perBatch }, () => `key-${Math.floor(next() * keySpace)}`);
+    writeFileSync(staged, `${keys.join("\n")}\n`);
     renameSync(staged, path.join(input, name));
     files.push(path.join(input, name));
   };

@@ -23,11 +23,19 @@ function unit(name: string, run: BenchmarkUnit["run"], sizes: readonly Size[] = 
 export const UNITS: readonly BenchmarkUnit[] = [
   unit("wordcount", wordcount),
   unit("running-sum-checkpointed", runningSumCheckpointed),
-  unit("mapWithState-10k", mapWithStateScenario(10_000, "mapWithState-10k")),
-  unit("mapWithState-1M", mapWithStateScenario(1_000_000, "mapWithState-1M")),
-  unit("mapWithState-10M", mapWithStateScenario(10_000_000, "mapWithState-10M"), ["full"]),
-  unit("updateStateByKey-10k", updateStateByKeyScenario(10_000, "updateStateByKey-10k")),
-  unit("updateStateByKey-1M", updateStateByKeyScenario(1_000_000, "updateStateByKey-1M")),
+  unit("mapWithState-10k", mapWithStateScenario(10_000, "mapWithState-10k", { full: 300, quick: 100 })),
+  unit("mapWithState-1M", mapWithStateScenario(1_000_000, "mapWithState-1M", { full: 100, quick: 30 })),
+  unit("mapWithState-10M", mapWithStateScenario(10_000_000, "mapWithState-10M", { full: 50, quick: 20 }), [
+    "full",
+  ]),
+  unit(
+    "updateStateByKey-10k",
+    updateStateByKeyScenario(10_000, "updateStateByKey-10k", { full: 300, quick: 100 }),
+  ),
+  unit(
+    "updateStateByKey-1M",
+    updateStateByKeyScenario(1_000_000, "updateStateByKey-1M", { full: 30, quick: 10 }),
+  ),
   {
     scenarios: ["checkpoint-delta-1M", "checkpoint-full-1M", "recovery-1M"],
     sizes: ALL,

@@ -111,7 +111,7 @@ function lines(count: number, seed: number, vocabulary: number, wordsPerLine: nu
 /** Stateless word count (flatMap → map → reduceByKey, then collect) over batches of lines of 10 words. */
 export async function wordcount(size: Size, log: Log): Promise<ScenarioResult[]> {
   const perBatch = bySize(size, { full: 100_000, quick: 100_000, smoke: 20 });
-  const count = bySize(size, { full: 30, quick: 8, smoke: 2 });
+  const count = bySize(size, { full: 50, quick: 15, smoke: 2 });
   const warmup = bySize(size, { full: 3, quick: 2, smoke: 1 });
   const inputs = [1, 2, 3].map((seed) => lines(perBatch, seed, 10_000, 10));
   let engineWords = 0;
@@ -155,15 +155,12 @@ interface StateSizes {
   warmup: number;
 }
 
-function stateSizes(size: Size, keys: number): StateSizes {
+/** Measured batches per size: enough for a p99 where batches are cheap, fewer where one costs a second. */
+export type BatchCounts = { full: number; quick: number };
+
+function stateSizes(size: Size, keys: number, counts: BatchCounts): StateSizes {
   if (size === "smoke") return { keys: Math.min(keys, 500), perBatch: 50, count: 3, warmup: 1 };
-  const many = keys >= 1_000_000;
-  return {
-    keys,
-    perBatch: 100_000,
-    count: size === "full" ? (many ? 30 : 50) : many ? 10 : 20,
-    warmup: 3,
-  };
+  return { keys, perBatch: 100_000, count: counts[size], warmup: 3 };
 }
 
 const keyOf = (i: number) => `k${i}`;
@@ -195,9 +192,9 @@ function mapUpdateLoop(keys: number): (records: Array<[string, number]>) => void
  * `mapWithState` running sums with `keys` keys pre-loaded through the spec's initial state, then batches of 100k
  * records touching 1% of the keys.
  */
-export function mapWithStateScenario(keys: number, name: string) {
+export function mapWithStateScenario(keys: number, name: string, counts: BatchCounts) {
   return async (size: Size, log: Log): Promise<ScenarioResult[]> => {
-    const s = stateSizes(size, keys);
+    const s = stateSizes(size, keys, counts);
     const inputs = touchingOnePercent(s.keys, s.perBatch, 4);
     let calls = 0;
     const result = await compare(
@@ -232,9 +229,9 @@ export function mapWithStateScenario(keys: number, name: string) {
 }
 
 /** `updateStateByKey` running sums with `keys` keys pre-loaded as its initial state; the same batches. */
-export function updateStateByKeyScenario(keys: number, name: string) {
+export function updateStateByKeyScenario(keys: number, name: string, counts: BatchCounts) {
   return async (size: Size, log: Log): Promise<ScenarioResult[]> => {
-    const s = stateSizes(size, keys);
+    const s = stateSizes(size, keys, counts);
     const inputs = touchingOnePercent(s.keys, s.perBatch, 4);
     let values = 0;
     const result = await compare(
@@ -305,7 +302,7 @@ export function windowScenario(inverse: boolean, name: string) {
   return async (size: Size, log: Log): Promise<ScenarioResult[]> => {
     const perBatch = bySize(size, { full: 20_000, quick: 20_000, smoke: 20 });
     const keys = bySize(size, { full: 5000, quick: 5000, smoke: 10 });
-    const count = bySize(size, { full: 60, quick: 15, smoke: 3 });
+    const count = bySize(size, { full: 100, quick: 30, smoke: 3 });
     const inputs = Array.from({ length: 7 }, (_, i) => pairs(perBatch, keys, 100 + i));
     let engineTotal = 0;
     let baselineTotal = 0;
