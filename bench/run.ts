@@ -6,7 +6,7 @@
 //   npm run bench -- --only wordcount,memory-1M
 //   npm run bench -- --out /tmp/r.json (default: bench/results/latest.json)
 //   --smoke                            a handful of records per scenario, for tests only: its figures mean nothing
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -66,6 +66,19 @@ function machine() {
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
   };
+}
+
+/** The commit measured, and whether src/ differed from it (figures of a dirty tree are not that commit's). */
+function source(): { commit?: string; srcModified?: boolean } {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
+    return {
+      commit: git("rev-parse", "HEAD"),
+      srcModified: git("status", "--porcelain", "--", "src") !== "",
+    };
+  } catch {
+    return {};
+  }
 }
 
 /** Runs a unit in a child process (clean heap, its own peak RSS, --expose-gc); resolves with its rows. */
@@ -193,6 +206,7 @@ async function main(): Promise<number> {
   const report = {
     machine: info,
     mode: opts.size,
+    ...source(),
     durationSec: Math.round((performance.now() - started) / 100) / 10,
     scenarios,
     ...(failures.length > 0 ? { failures } : {}),

@@ -24,7 +24,7 @@ export const UNITS: readonly BenchmarkUnit[] = [
   unit("wordcount", wordcount),
   unit("running-sum-checkpointed", runningSumCheckpointed),
   unit("mapWithState-10k", mapWithStateScenario(10_000, "mapWithState-10k", { full: 300, quick: 100 })),
-  unit("mapWithState-1M", mapWithStateScenario(1_000_000, "mapWithState-1M", { full: 100, quick: 30 })),
+  unit("mapWithState-1M", mapWithStateScenario(1_000_000, "mapWithState-1M", { full: 100, quick: 50 })),
   unit("mapWithState-10M", mapWithStateScenario(10_000_000, "mapWithState-10M", { full: 50, quick: 20 }), [
     "full",
   ]),

@@ -111,7 +111,7 @@ function lines(count: number, seed: number, vocabulary: number, wordsPerLine: nu
 /** Stateless word count (flatMap → map → reduceByKey, then collect) over batches of lines of 10 words. */
 export async function wordcount(size: Size, log: Log): Promise<ScenarioResult[]> {
   const perBatch = bySize(size, { full: 100_000, quick: 100_000, smoke: 20 });
-  const count = bySize(size, { full: 50, quick: 15, smoke: 2 });
+  const count = bySize(size, { full: 50, quick: 25, smoke: 2 });
   const warmup = bySize(size, { full: 3, quick: 2, smoke: 1 });
   const inputs = [1, 2, 3].map((seed) => lines(perBatch, seed, 10_000, 10));
   let engineWords = 0;
@@ -302,7 +302,7 @@ export function windowScenario(inverse: boolean, name: string) {
   return async (size: Size, log: Log): Promise<ScenarioResult[]> => {
     const perBatch = bySize(size, { full: 20_000, quick: 20_000, smoke: 20 });
     const keys = bySize(size, { full: 5000, quick: 5000, smoke: 10 });
-    const count = bySize(size, { full: 100, quick: 30, smoke: 3 });
+    const count = bySize(size, { full: 300, quick: 100, smoke: 3 });
     const inputs = Array.from({ length: 7 }, (_, i) => pairs(perBatch, keys, 100 + i));
     let engineTotal = 0;
     let baselineTotal = 0;
