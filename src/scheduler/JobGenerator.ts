@@ -56,6 +56,7 @@ export class JobGenerator {
     for (let t = (lastCompleted ?? zeroTime) + this.batchDuration; t <= until; t += this.batchDuration)
       times.push(t);
     for (const t of times) this.generate(t);
+    this.last = until; // batches up to here are accounted for, re-run or recorded complete
     this.timer.start(until + this.batchDuration);
     return times;
   }

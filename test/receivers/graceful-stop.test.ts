@@ -62,6 +62,44 @@ describe("graceful stop", () => {
     expect(times).toEqual([1000]);
   });
 
+  it("after a restore from a checkpoint, cuts its last batch after the restored ones", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "spate-graceful-restore-"));
+    const out: string[] = [];
+    const receivers: Manual[] = [];
+    const create = () => {
+      const ssc = new StreamingContext({
+        batchDuration: 1000,
+        clock: new ManualClock(0),
+        conf: { "spate.receiver.writeAheadLog.enable": true },
+      });
+      const receiver = new Manual([]);
+      receivers.push(receiver);
+      ssc
+        .receiverStream(receiver)
+        .map((w) => [w, 1] as [string, number])
+        .updateStateByKey((vs: number[], c: number | undefined) => (c ?? 0) + vs.length)
+        .foreachRDD(async (rdd, time) => {
+          const counts = (await rdd.collect()).sort(([a], [b]) => (a < b ? -1 : 1));
+          out.push(`${time}: ${counts.map(([w, c]) => `${w}=${c}`).join(" ")}`);
+        });
+      return ssc;
+    };
+    const first = await StreamingContext.getOrCreate(dir, create);
+    await first.start();
+    for (const word of ["a", "b"]) {
+      await receivers[0]!.store(word);
+      (first.clock as ManualClock).advance(1000);
+      await first.awaitIdle();
+    }
+    await first.stop();
+    const second = await StreamingContext.getOrCreate(dir, create);
+    await second.start();
+    expect(second.restoredFrom?.batchTime).toBe(2000);
+    await receivers[1]!.store("c");
+    await second.stop({ stopGracefully: true });
+    expect(out).toEqual(["1000: a=1", "2000: a=1 b=1", "3000: a=1 b=1 c=1"]);
+  });
+
   it("on SIGTERM with stopGracefullyOnShutdown: outputs all stored data, checkpoints, exits 0", {
     timeout: 60_000,
   }, async () => {
