@@ -11,7 +11,7 @@ import { TransformedOp } from "./dstream/TransformedOp.js";
 import { UnionOp } from "./dstream/UnionOp.js";
 import { IllegalStateError, InvalidArgumentError, SpateError } from "./errors.js";
 import { DStreamGraph } from "./graph/DStreamGraph.js";
-import { createLogger, type Logger } from "./log.js";
+import { BufferedLogger, createLogger, type Logger } from "./log.js";
 import type { RDD, RDDEnv } from "./rdd/RDD.js";
 import { Receiver } from "./receiver/Receiver.js";
 import { SocketReceiver } from "./receiver/SocketReceiver.js";
@@ -118,6 +118,16 @@ export class StreamingContext {
     create: () => StreamingContext | Promise<StreamingContext>,
   ): Promise<StreamingContext> {
     const store = toStore(checkpoint);
+    // The checkpoint is read first, so that a corrupt one fails before `create` runs; its log lines go to the
+    // job's own logger once the job exists.
+    const pending = new BufferedLogger();
+    let restored: RestoredCheckpoint | undefined;
+    try {
+      restored = await readNewestCheckpoint(store, pending);
+    } catch (e) {
+      pending.flushTo(createLogger("spate"));
+      throw e;
+    }
     const ssc = await create();
     if (!(ssc instanceof StreamingContext)) {
       throw new InvalidArgumentError(
@@ -132,7 +142,7 @@ export class StreamingContext {
       );
     }
     ssc.checkpointStore = store;
-    const restored = await readNewestCheckpoint(store, ssc.log);
+    pending.flushTo(ssc.log);
     if (restored) {
       ssc.graph.freeze();
       ssc.droppedState = matchGraph(

@@ -51,3 +51,24 @@ export function createLogger(name: string, level: Level = levelFromEnv()): Logge
     error: (f, m) => write("error", f, m),
   };
 }
+
+/** Holds log lines until the logger they belong to is known (recovery reads a checkpoint before the job exists). */
+export class BufferedLogger implements Logger {
+  private lines: Array<[Exclude<Level, "silent">, Record<string, unknown>, string]> = [];
+  debug(fields: Record<string, unknown>, message: string): void {
+    this.lines.push(["debug", fields, message]);
+  }
+  info(fields: Record<string, unknown>, message: string): void {
+    this.lines.push(["info", fields, message]);
+  }
+  warn(fields: Record<string, unknown>, message: string): void {
+    this.lines.push(["warn", fields, message]);
+  }
+  error(fields: Record<string, unknown>, message: string): void {
+    this.lines.push(["error", fields, message]);
+  }
+  /** Writes the held lines to `logger`, in order, and forgets them. */
+  flushTo(logger: Logger): void {
+    for (const [level, fields, message] of this.lines.splice(0)) logger[level](fields, message);
+  }
+}

@@ -95,18 +95,22 @@ export interface StateStoreProvider {
 const INITIAL_CAPACITY = 16;
 
 /**
- * A store in memory, in columns: a map from key to an index, and the states, the batch epoch of each entry's
- * last write and (with timeouts) its update time in arrays at that index. Reading or updating a key costs one
- * map lookup and no allocation; the first write of each key in a batch saves its previous state in an undo log,
- * so commit costs O(1) per changed key and abort restores the previous version exactly. Per key it holds one map
- * entry and two or three array slots, about 1.5 times a plain Map of the same entries. Timeouts use buckets of
- * keys by update time, validated lazily, so finding idle keys never scans the store.
+ * A store in memory, in columns: a map from key to an index, and the keys, states, the batch epoch of each entry's
+ * last write and (with timeouts) its update time in arrays at that index. Reading or updating a key costs one map
+ * lookup and no allocation; the first write of each key in a batch saves its previous state in an undo log, so
+ * commit costs O(1) per changed entry, with no map lookup, and abort restores the previous version exactly. Per
+ * key it holds one map entry and three or four array slots: about 1.5 times a plain Map of the same entries.
+ * Timeouts use buckets of keys by update time, validated lazily, so finding idle keys never scans the store.
  */
 export class MemoryStateStore<K, S> implements StateStore<K, S> {
   private readonly index = new KeyMap<K, number>();
+  /** The key at each index; undefined for a free index. */
+  private keys: Array<K | undefined> = [];
   private states: S[] = [];
-  /** The store epoch of each entry's last write: whether this batch already saved it, and whether it changed
-   * since the last snapshot. */
+  /**
+   * The store epoch of each entry's last write (negated when the write removed it): whether this batch already
+   * saved it to the undo log, and whether it changed since the last snapshot.
+   */
   private epochs = new Int32Array(INITIAL_CAPACITY);
   private times: Float64Array | undefined;
   private capacity = INITIAL_CAPACITY;
@@ -114,18 +118,18 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   private free: number[] = [];
   /** Indices of keys removed by the running batch: freed at commit, put back by abort. */
   private removedIdx: number[] = [];
-  // The undo log of the running batch: the key, its index, whether it existed, and its previous content.
-  private undoKeys: K[] = [];
+  // The undo log of the running batch: the index, whether it held the key before, and its previous content.
   private undoIdx: number[] = [];
   private undoExisted: boolean[] = [];
   private undoStates: S[] = [];
   private undoTimes: number[] = [];
+  private undoEpochs: number[] = [];
   /** Incremented by every commit and abort; entries written in the running batch carry it. */
   private epoch = 1;
-  /** The first epoch of the current snapshot period: entries written at or after it are in `changed`. */
+  /** The first epoch of the current snapshot period: entries last written at or after it changed since. */
   private periodStart = 1;
-  /** Keys written since the last snapshot (what a delta writes). */
-  private changed: K[] = [];
+  /** Indices written since the last snapshot (what a delta writes; may repeat). */
+  private changedIdx: number[] = [];
   private changedDeleted = new KeyMap<K, true>();
   /** Keys by the update time they had when they were written; a key may sit in old buckets too (stale). */
   private readonly byTime: Map<number, K[]> | undefined;
@@ -149,7 +153,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   get dirty(): boolean {
-    return this.undoKeys.length > 0;
+    return this.undoIdx.length > 0;
   }
 
   get(key: K): StateValue<S> | undefined {
@@ -170,17 +174,18 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     const i = handle === undefined ? (this.index.get(key) ?? -1) : handle;
     if (i < 0) {
       const fresh = this.allocate();
-      this.saveUndo(key, fresh, false);
       this.index.set(key, fresh);
+      this.keys[fresh] = key;
       this.states[fresh] = state;
       this.epochs[fresh] = this.epoch;
+      this.saveUndo(fresh, false);
       if (this.times) {
         this.times[fresh] = updatedAt;
         this.bucket(key, updatedAt);
       }
       return;
     }
-    if (this.epochs[i] !== this.epoch) this.firstWrite(key, i);
+    if (this.epochs[i] !== this.epoch) this.firstWrite(i);
     this.states[i] = state;
     if (this.times && this.times[i] !== updatedAt) {
       this.times[i] = updatedAt;
@@ -191,41 +196,48 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   remove(key: K): void {
     const i = this.index.get(key);
     if (i === undefined) return;
-    if (this.epochs[i] !== this.epoch) this.firstWrite(key, i);
+    if (this.epochs[i] !== this.epoch) this.firstWrite(i);
+    this.epochs[i] = -this.epoch;
     this.index.delete(key);
     this.removedIdx.push(i);
   }
 
-  /** The first write of an existing entry in this batch: log its previous content, note it as changed. */
-  private firstWrite(key: K, i: number): void {
-    if (this.epochs[i]! < this.periodStart) this.changed.push(key);
+  /** The first write of a committed entry in this batch: log its previous content, note it as changed. */
+  private firstWrite(i: number): void {
+    this.saveUndo(i, true);
+    if (this.epochs[i]! < this.periodStart) this.changedIdx.push(i);
     this.epochs[i] = this.epoch;
-    this.saveUndo(key, i, true);
   }
 
-  private saveUndo(key: K, i: number, existed: boolean): void {
-    this.undoKeys.push(key);
+  private saveUndo(i: number, existed: boolean): void {
     this.undoIdx.push(i);
     this.undoExisted.push(existed);
     this.undoStates.push(existed ? this.states[i]! : (undefined as S));
     this.undoTimes.push(existed && this.times ? this.times[i]! : 0);
+    this.undoEpochs.push(existed ? this.epochs[i]! : 0);
   }
 
   private allocate(): number {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
-    if (this.used === this.capacity) {
-      this.capacity *= 2;
-      const epochs = new Int32Array(this.capacity);
-      epochs.set(this.epochs);
-      this.epochs = epochs;
-      if (this.times) {
-        const times = new Float64Array(this.capacity);
-        times.set(this.times);
-        this.times = times;
-      }
-    }
+    if (this.used === this.capacity) this.reserve(this.capacity * 2);
     return this.used++;
+  }
+
+  /** Grows the columns to hold at least `n` entries. */
+  private reserve(n: number): void {
+    if (n <= this.capacity) return;
+    let capacity = this.capacity;
+    while (capacity < n) capacity *= 2;
+    const epochs = new Int32Array(capacity);
+    epochs.set(this.epochs);
+    this.epochs = epochs;
+    if (this.times) {
+      const times = new Float64Array(capacity);
+      times.set(this.times);
+      this.times = times;
+    }
+    this.capacity = capacity;
   }
 
   forEach(fn: (state: S, key: K, updatedAt: number) => void): void {
@@ -264,14 +276,11 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   commit(version: number): void {
-    const keys = this.undoKeys;
-    for (let n = 0; n < keys.length; n++) {
-      const key = keys[n]!;
-      if (!this.undoExisted[n]) {
-        // Created in this batch (it may have been removed again since).
-        if (this.index.has(key)) this.changed.push(key);
-        else this.changedDeleted.set(key, true);
-      } else if (!this.index.has(key)) this.changedDeleted.set(key, true);
+    const { undoIdx, undoExisted, epochs, epoch } = this;
+    for (let n = 0; n < undoIdx.length; n++) {
+      const i = undoIdx[n]!;
+      if (epochs[i] !== epoch) this.changedDeleted.set(this.keys[i] as K, true);
+      else if (!undoExisted[n]) this.changedIdx.push(i);
     }
     for (const i of this.removedIdx) this.release(i);
     this.clearUndo();
@@ -285,17 +294,18 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   abort(): void {
-    for (let n = this.undoKeys.length - 1; n >= 0; n--) {
-      const key = this.undoKeys[n]!;
+    for (let n = this.undoIdx.length - 1; n >= 0; n--) {
       const i = this.undoIdx[n]!;
+      const key = this.keys[i] as K;
       if (!this.undoExisted[n]) {
-        this.index.delete(key);
+        if (this.index.get(key) === i) this.index.delete(key);
         this.release(i);
         continue;
       }
       this.states[i] = this.undoStates[n]!;
       if (this.times) this.times[i] = this.undoTimes[n]!;
-      // Still in `changed` if it was put there: a delta then rewrites its unchanged state, which is harmless.
+      // Its previous epoch says again whether it changed since the last snapshot (a delta skips it if not).
+      this.epochs[i] = this.undoEpochs[n]!;
       this.index.set(key, i);
       // Its bucket still lists the key: buckets are only dropped at commit.
     }
@@ -305,65 +315,76 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   private release(i: number): void {
+    this.keys[i] = undefined;
     this.states[i] = undefined as S;
+    this.epochs[i] = 0;
     this.free.push(i);
   }
 
   private clearUndo(): void {
-    if (this.undoKeys.length === 0 && this.removedIdx.length === 0) return;
-    this.undoKeys = [];
+    if (this.undoIdx.length === 0 && this.removedIdx.length === 0) return;
     this.undoIdx = [];
     this.undoExisted = [];
     this.undoStates = [];
     this.undoTimes = [];
+    this.undoEpochs = [];
     this.removedIdx = [];
   }
 
   snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
-    const keys: K[] = [];
+    const out: K[] = [];
     const states: S[] = [];
     const times = this.times;
     const updatedAt: number[] | undefined = times ? [] : undefined;
     const removed: K[] = [];
-    const add = (i: number, key: K) => {
-      keys.push(key);
+    const add = (i: number) => {
+      out.push(this.keys[i] as K);
       states.push(this.states[i]!);
       updatedAt?.push(times![i]!);
     };
     if (mode === "full") this.index.forEach(add);
     else {
-      // A key can be listed twice (removed and created again): write it once.
-      const seen = new Set<number>();
-      for (const key of this.changed) {
-        const i = this.index.get(key);
-        if (i === undefined || seen.has(i)) continue;
-        seen.add(i);
-        add(i, key);
+      const { epochs, keys, periodStart } = this;
+      if (this.changedIdx.length * 4 > this.used) {
+        // Much changed: one pass over the columns beats deduplicating the list.
+        for (let i = 0; i < this.used; i++) if (keys[i] !== undefined && epochs[i]! >= periodStart) add(i);
+      } else {
+        // An index can be listed twice (written, aborted, written again; or freed and reused): write it once.
+        const seen = new Set<number>();
+        for (const i of this.changedIdx) {
+          if (keys[i] === undefined || epochs[i]! < periodStart || seen.has(i)) continue;
+          seen.add(i);
+          add(i);
+        }
       }
       this.changedDeleted.forEach((_t, key) => {
         if (!this.index.has(key)) removed.push(key);
       });
     }
-    this.changed = [];
+    this.changedIdx = [];
     this.changedDeleted = new KeyMap();
     this.periodStart = this.epoch;
-    const snap: StateSnapshot<K, S> = { mode, version: this.version ?? 0, keys, states, removed };
+    const snap: StateSnapshot<K, S> = { mode, version: this.version ?? 0, keys: out, states, removed };
     if (updatedAt) snap.updatedAt = updatedAt;
     return snap;
   }
 
   restore(snapshots: StateSnapshot<K, S>[], version: number): void {
     const index = this.index;
-    index.clear();
-    this.states = [];
-    this.free = [];
-    this.used = 0;
+    const reset = () => {
+      index.clear();
+      this.keys = [];
+      this.states = [];
+      this.free = [];
+      this.used = 0;
+    };
+    reset();
     this.capacity = INITIAL_CAPACITY;
     this.epochs = new Int32Array(INITIAL_CAPACITY);
     if (this.times) this.times = new Float64Array(INITIAL_CAPACITY);
     this.byTime?.clear();
     this.clearUndo();
-    this.changed = [];
+    this.changedIdx = [];
     this.changedDeleted = new KeyMap();
     this.drainedBefore = undefined;
     this.epoch++;
@@ -372,12 +393,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     for (const snap of snapshots) needed += snap.keys.length;
     this.reserve(needed);
     for (const snap of snapshots) {
-      if (snap.mode === "full") {
-        index.clear();
-        this.states = [];
-        this.used = 0;
-        this.free = [];
-      }
+      if (snap.mode === "full") reset();
       for (const k of snap.removed) {
         const i = index.get(k);
         if (i === undefined) continue;
@@ -392,6 +408,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
         if (i === undefined) {
           i = this.allocate();
           index.set(key, i);
+          this.keys[i] = key;
         }
         this.states[i] = states[n]!;
         this.epochs[i] = 0;
@@ -411,22 +428,6 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
       for (const t of [...buckets.keys()].sort((a, b) => a - b)) byTime.set(t, buckets.get(t)!);
     }
     this.version = version;
-  }
-
-  /** Grows the columns to hold at least `n` entries at once. */
-  private reserve(n: number): void {
-    if (n <= this.capacity) return;
-    let capacity = this.capacity;
-    while (capacity < n) capacity *= 2;
-    const epochs = new Int32Array(capacity);
-    epochs.set(this.epochs);
-    this.epochs = epochs;
-    if (this.times) {
-      const times = new Float64Array(capacity);
-      times.set(this.times);
-      this.times = times;
-    }
-    this.capacity = capacity;
   }
 
   private bucket(key: K, time: number): void {

@@ -97,7 +97,7 @@ describe("MemoryStateStore", () => {
           expect(contents(restored)).toEqual(chainModel);
         }
       }),
-      { numRuns: 1000 },
+      { numRuns: 5000 },
     );
   });
 });
