@@ -7,9 +7,10 @@ import { Command, InvalidArgumentError as CommanderArgumentError } from "command
 import { FileCheckpointStore } from "../checkpoint/FileCheckpointStore.js";
 import { type CheckpointReport, inspectCheckpoint } from "../checkpoint/inspect.js";
 import { SpateError } from "../errors.js";
+import type { CreateJob } from "./job.js";
 import { StreamingContext } from "../StreamingContext.js";
 
-type Create = (args: { checkpoint?: string }) => StreamingContext | Promise<StreamingContext>;
+type Create = CreateJob;
 
 function confPair(value: string, previous: Record<string, string>): Record<string, string> {
   const i = value.indexOf("=");
@@ -70,6 +71,7 @@ export function program(): Command {
     .command("run")
     .description("run a job module (it exports the function that builds the StreamingContext)")
     .argument("<module>", "the job module (.ts or .js)")
+    .argument("[args...]", "arguments for the job, given to its create function as `args`")
     .option(
       "--checkpoint <dir>",
       "checkpoint folder: recover from it, or create the job and checkpoint into it",
@@ -84,12 +86,13 @@ export function program(): Command {
     .action(
       async (
         modulePath: string,
+        args: string[],
         opts: { checkpoint?: string; uiPort?: string; conf: Record<string, string> },
       ) => {
         const conf = { ...opts.conf, ...(opts.uiPort !== undefined ? { "spate.ui.port": opts.uiPort } : {}) };
         process.env.SPATE_CONF = JSON.stringify(conf);
         const create = await loadJob(modulePath);
-        const build = () => create({ checkpoint: opts.checkpoint });
+        const build = () => create({ checkpoint: opts.checkpoint, args });
         const ssc = opts.checkpoint
           ? await StreamingContext.getOrCreate(opts.checkpoint, build)
           : await build();
