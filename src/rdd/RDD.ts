@@ -440,6 +440,16 @@ export class RDD<T> {
   /** Moves each record to its key's partition. */
   partitionBy<K, V>(this: RDD<[K, V]>, partitioner: Partitioner): RDD<[K, V]> {
     if (partitioner.equals(this.partitioner)) return this;
+    if (partitioner.numPartitions === 1) {
+      // Everything goes to the one partition: stream the parent's partitions through, nothing to bucket.
+      return this.derive(
+        (_p, emit) => {
+          for (let q = 0; q < this.numPartitions; q++) this.iterate(q, emit);
+        },
+        partitioner,
+        1,
+      );
+    }
     let buckets: Array<Array<[K, V]>> | undefined;
     return this.derive(
       (p, emit) => {
