@@ -259,7 +259,8 @@ export class DStream<T> {
 
   /** One record per non-empty batch: all its records reduced with `fn`. */
   reduce(fn: (a: T, b: T) => T): DStream<T> {
-    return this.map((x) => [null, x] as [null, T])
+    // Spark keys every record by null; null is not a spate key, so one constant key stands in for it.
+    return this.map((x) => [0, x] as [number, T])
       .reduceByKey(fn, 1)
       .map((kv) => kv[1]);
   }

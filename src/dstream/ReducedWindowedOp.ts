@@ -76,8 +76,12 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
     const currentBegin = time - this.windowDuration + parentSlide;
     const previousBegin = currentBegin - this.slideDuration;
     const previousEnd = time - this.slideDuration;
-    const oldRDDs = this.reduced.slice(previousBegin, currentBegin - parentSlide);
-    const newRDDs = this.reduced.slice(previousEnd + parentSlide, time);
+    // The batches that left (in the previous window, not in this one) and those that entered (in this window, not
+    // in the previous one). Spark takes everything between the two windows' starts and ends, which for a window
+    // shorter than its slide counts the batches between two windows as both leaving and entering: when there is
+    // no previous window it then adds batches that are not in this one. spate takes the two windows' own batches.
+    const oldRDDs = this.reduced.slice(previousBegin, Math.min(currentBegin - parentSlide, previousEnd));
+    const newRDDs = this.reduced.slice(Math.max(previousEnd + parentSlide, currentBegin), time);
     const previous = self.getOrCompute(previousEnd);
     const partitioner = this.partitioner;
     const align = (r: RDD<[K, V]>) => r.partitionBy(partitioner);
