@@ -102,15 +102,19 @@ export function program(): Command {
             ? `spate: resumed from checkpoint ${restored.checkpoint} (last completed batch ${restored.batchTime ?? "none"})\n`
             : `spate: started ${opts.checkpoint ? `fresh, checkpointing into ${path.resolve(opts.checkpoint)}` : "without checkpoints"}\n`,
         );
-        let stopping = false;
-        const shutdown = (signal: string) => {
-          if (stopping) process.exit(130);
-          stopping = true;
-          process.stderr.write(`spate: ${signal}, stopping (again to force)\n`);
-          void ssc.stop({ stopGracefully: ssc.conf.getBoolean("spate.stopGracefullyOnShutdown") });
-        };
-        process.on("SIGINT", () => shutdown("SIGINT"));
-        process.on("SIGTERM", () => shutdown("SIGTERM"));
+        // With spate.stopGracefullyOnShutdown the context handles SIGINT and SIGTERM itself (a graceful stop);
+        // otherwise the command stops it at once, keeping the last checkpoint.
+        if (!ssc.conf.getBoolean("spate.stopGracefullyOnShutdown")) {
+          let stopping = false;
+          const shutdown = (signal: string) => {
+            if (stopping) process.exit(130);
+            stopping = true;
+            process.stderr.write(`spate: ${signal}, stopping (again to force)\n`);
+            void ssc.stop();
+          };
+          process.on("SIGINT", () => shutdown("SIGINT"));
+          process.on("SIGTERM", () => shutdown("SIGTERM"));
+        }
         await ssc.start();
         await ssc.awaitTermination();
       },
