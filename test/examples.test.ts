@@ -36,6 +36,14 @@ async function lineServer(): Promise<{ port: number; connected: () => Promise<So
   };
 }
 
+/** The word counts of "to be or" and "not to be", sorted. */
+const TO_BE_COUNTS = [
+  ["be", 2],
+  ["not", 1],
+  ["or", 1],
+  ["to", 2],
+];
+
 /** Word counts printed by `print()`: every `(word,count)` line. */
 function printed(output: string): Array<[string, number]> {
   return [...output.matchAll(/^\(([^,]+),(\d+)\)$/gm)].map((m) => [m[1]!, Number(m[2])]);
@@ -52,12 +60,7 @@ describe("examples", () => {
     writeFileSync(staged, "to be or\nnot to be\n");
     renameSync(staged, path.join(base, "words.txt"));
     await job.until((o) => printed(o).length >= 4, 20_000);
-    expect(printed(job.stdout()).sort()).toEqual([
-      ["be", 2],
-      ["not", 1],
-      ["or", 1],
-      ["to", 2],
-    ]);
+    expect(printed(job.stdout()).sort()).toEqual(TO_BE_COUNTS);
   });
 
   it("queue-stream prints counts by last digit and running totals", async () => {
@@ -77,12 +80,7 @@ describe("examples", () => {
     running.push(job);
     (await server.connected()).write("to be or\nnot to be\n");
     await job.until((o) => printed(o).length >= 4, 20_000);
-    expect(printed(job.stdout()).sort()).toEqual([
-      ["be", 2],
-      ["not", 1],
-      ["or", 1],
-      ["to", 2],
-    ]);
+    expect(printed(job.stdout()).sort()).toEqual(TO_BE_COUNTS);
   });
 
   it("stateful-network-word-count keeps running counts from its initial state", async () => {

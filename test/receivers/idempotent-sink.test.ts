@@ -1,38 +1,18 @@
 // The idempotent foreachRDD sink of the README: a batch that ran before a SIGKILL runs again after the restart (its
 // completion was never recorded); a sink keyed by (batch time, partition) with replace semantics ends with every
 // record exactly once, while an appending sink holds that batch twice.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { type Child, runTs } from "../support/child.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
 const LINES = 200;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function spawnJob(args: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "sink-job.ts"), ...args], {
-    cwd: root,
-    env: { ...process.env, SPATE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += String(d)));
-  child.stderr!.on("data", (d) => (out += String(d)));
-  return { child, output: () => out };
-}
-
-async function until(what: string, check: () => boolean, child: ChildProcess, log: () => string) {
-  const deadline = Date.now() + 30_000;
-  while (!check()) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what}:\n${log()}`);
-    await sleep(10);
-  }
-}
+const spawnJob = (args: string[]) => runTs([path.join(here, "sink-job.ts"), ...args]);
 
 const lines = (file: string) =>
   existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number) : [];
@@ -56,33 +36,21 @@ describe("an idempotent foreachRDD sink", () => {
         .filter((n) => n.endsWith(".json"))
         .flatMap((n) => JSON.parse(readFileSync(path.join(output, "store", n), "utf8")) as string[])
         .map(Number);
-    const jobs: ChildProcess[] = [];
+    const jobs: Child[] = [];
     try {
       const crash = spawnJob([checkpoint, output, port, "crash"]);
-      jobs.push(crash.child);
-      await until("first batch", () => crash.output().includes("wrote "), crash.child, crash.output);
-      await until(
-        "all lines stored",
-        () => lines(path.join(output, "stored.txt")).length === LINES,
-        crash.child,
-        crash.output,
-      );
-      crash.child.kill("SIGKILL");
-      await new Promise((resolve) => crash.child.once("exit", resolve));
+      jobs.push(crash);
+      await crash.until((o) => o.includes("wrote "));
+      await crash.until(() => lines(path.join(output, "stored.txt")).length === LINES);
+      await crash.stop("SIGKILL");
       const rerun = Number(/wrote (\d+)/.exec(crash.output())![1]);
 
       const final = spawnJob([checkpoint, output, port, "final"]);
-      jobs.push(final.child);
+      jobs.push(final);
       const ranTwice = () => lines(path.join(output, "attempts.txt")).filter((t) => t === rerun).length === 2;
-      await until(
-        "a re-run, then every record in the store",
-        () => final.output().includes("started") && ranTwice() && storeRecords().length >= LINES,
-        final.child,
-        final.output,
-      );
-      const exit = new Promise((resolve) => final.child.once("exit", resolve));
-      final.child.kill("SIGTERM");
-      expect(await exit, final.output()).toBe(0);
+      // A re-run, then every record in the store.
+      await final.until((o) => o.includes("started") && ranTwice() && storeRecords().length >= LINES);
+      expect(await final.stop("SIGTERM"), final.output()).toBe(0);
 
       // The batch killed mid-output ran twice…
       expect(lines(path.join(output, "attempts.txt")).filter((t) => t === rerun)).toHaveLength(2);
@@ -91,7 +59,7 @@ describe("an idempotent foreachRDD sink", () => {
       // …yet the keyed store holds every record exactly once.
       expect(storeRecords().sort((a, b) => a - b)).toEqual(Array.from({ length: LINES }, (_, i) => i));
     } finally {
-      for (const c of jobs) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+      await Promise.all(jobs.map((c) => c.stop("SIGKILL")));
       await new Promise((resolve) => server.close(resolve));
     }
   });
