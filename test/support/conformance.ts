@@ -1,0 +1,80 @@
+// Helpers for the ports of Spark's own streaming suites (test/conformance): compare output batches the way Spark's
+// TestSuiteBase does (as lists, or ignoring the order inside a batch), and run a job with several outputs.
+import { type DStream, ManualClock, StreamingContext } from "spate";
+import { expect } from "vitest";
+
+/**
+ * A canonical text of a value, structural for arrays and plain objects. Unlike JSON, it keeps `undefined` (Spark's
+ * None) apart from `null`, and bigints apart from numbers.
+ */
+export function canon(v: unknown): string {
+  if (v === undefined) return "undefined";
+  if (typeof v === "bigint") return `${v}n`;
+  if (Array.isArray(v)) return `[${v.map(canon).join(",")}]`;
+  if (v instanceof Set) return `Set(${[...v].map(canon).sort().join(",")})`;
+  if (v !== null && typeof v === "object") {
+    const keys = Object.keys(v).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** One batch sorted by canonical text: equal for two batches that are equal as multisets. */
+export function sorted<T>(batch: readonly T[]): T[] {
+  return batch
+    .map((x) => [canon(x), x] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, x]) => x);
+}
+
+/**
+ * Spark's verifyOutput: as many batches as expected, and each batch equal to the expected one, as a list when
+ * `ordered`, else as a multiset (order inside a batch ignored; stricter than Spark's `toSet`, which also ignores
+ * duplicates).
+ */
+export function expectBatches<T>(actual: readonly T[][], expected: readonly T[][], ordered = false): void {
+  const show = (bs: readonly T[][]) => bs.map((b) => (ordered ? b : sorted(b)));
+  expect(show(actual)).toEqual(show(expected));
+}
+
+/** Batches of `n` records per batch: `range(1, 4)` is Scala's `1 to 4`. */
+export function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i <= to; i++) out.push(i);
+  return out;
+}
+
+/**
+ * Runs one queue stream fed with `input` (one array per batch) through `build`, which returns named streams; each is
+ * registered as an output, in order, and collected batch by batch. Like harness.ts's runOperation, on a ManualClock
+ * with 1 s batches; `numBatches` defaults to the number of input batches.
+ */
+export async function runOutputs<I, R extends Record<string, DStream<any>>>(
+  input: I[][],
+  build: (stream: DStream<I>, ssc: StreamingContext) => R,
+  options: { numBatches?: number; conf?: Record<string, string | number | boolean> } = {},
+): Promise<{ [K in keyof R]: R[K] extends DStream<infer O> ? O[][] : never } & { times: number[] }> {
+  const batch = 1000;
+  const clock = new ManualClock(0);
+  const ssc = new StreamingContext({ batchDuration: batch, clock, conf: options.conf ?? {} });
+  const streams = build(ssc.queueStream(input.map((b) => [...b])), ssc);
+  const result: Record<string, unknown[][]> & { times: number[] } = { times: [] };
+  const names = Object.keys(streams);
+  names.forEach((name, i) => {
+    const batches: unknown[][] = [];
+    result[name] = batches;
+    streams[name]!.foreachRDD(async (rdd, time) => {
+      batches.push(await rdd.collect());
+      if (i === 0) result.times.push(time);
+    });
+  });
+  await ssc.start();
+  try {
+    const n = options.numBatches ?? input.length;
+    for (let i = 0; i < n; i++) clock.advance(batch);
+    await ssc.awaitIdle();
+  } finally {
+    await ssc.stop();
+  }
+  return result as never;
+}
