@@ -37,7 +37,7 @@ export function expectBatches<T>(actual: readonly T[][], expected: readonly T[][
   expect(show(actual)).toEqual(show(expected));
 }
 
-/** Batches of `n` records per batch: `range(1, 4)` is Scala's `1 to 4`. */
+/** The integers from `from` to `to` inclusive: `range(1, 4)` is Scala's `1 to 4`. */
 export function range(from: number, to: number): number[] {
   const out: number[] = [];
   for (let i = from; i <= to; i++) out.push(i);
