@@ -9,6 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Batch failures are logged at error level; tests assert on them through the API instead.
-    env: { SPATE_LOG_LEVEL: process.env.SPATE_LOG_LEVEL ?? "silent" },
+    // Contexts in tests bind no web UI port unless a test asks for one in its conf (spate.ui.port).
+    env: { SPATE_LOG_LEVEL: process.env.SPATE_LOG_LEVEL ?? "silent", SPATE_UI_PORT: "0" },
   },
 });

@@ -20,6 +20,7 @@ import { JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type ReceiverInfo, type StreamingListener } from "./scheduler/StreamingListener.js";
 import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
 import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
+import type { StreamingUI } from "./ui/StreamingUI.js";
 
 export interface StreamingContextOptions {
   /** The interval at which input is cut into batches, in ms. */
@@ -52,6 +53,7 @@ export class StreamingContext {
   private readonly scheduler: JobScheduler;
   private readonly generator: JobGenerator;
   private checkpointStore: CheckpointStore | undefined;
+  private ui: StreamingUI | undefined;
   private restored: RestoredCheckpoint | undefined;
   private droppedState: string[] = [];
   private rememberMs: number | undefined;
@@ -167,6 +169,14 @@ export class StreamingContext {
     this.rememberMs = requirePositiveDuration("The remember duration", duration);
   }
 
+  /**
+   * The address of the streaming web UI (page, `/api/v1/streaming/` and `/metrics`) once started, e.g.
+   * `http://127.0.0.1:4040`; undefined when `spate.ui.port` is 0 or the context is not running.
+   */
+  get uiUrl(): string | undefined {
+    return this.ui?.url;
+  }
+
   /** The time before the first batch (batch times are `zeroTime + k * batchDuration`), once started. */
   get zeroTime(): number | undefined {
     return this.generator.zeroTime;
@@ -280,6 +290,36 @@ export class StreamingContext {
       );
     }
     this.graph.freeze();
+    await this.startUI();
+    try {
+      await this.startJob();
+    } catch (e) {
+      await this.closeUI();
+      throw e;
+    }
+  }
+
+  /** Serves the web UI on `spate.ui.port` (or the next free port), unless that is 0. */
+  private async startUI(): Promise<void> {
+    const port = this.conf.getNumber("spate.ui.port") ?? 0;
+    if (port === 0) return;
+    // Loaded only when used, so that a job without the UI does not load the web server.
+    const { StreamingUI } = await import("./ui/StreamingUI.js");
+    this.ui = await StreamingUI.start(this, {
+      host: String(this.conf.get("spate.ui.host")),
+      port,
+      retainedBatches: this.conf.getNumber("spate.ui.retainedBatches") ?? 1000,
+      log: this.log,
+    });
+  }
+
+  private async closeUI(): Promise<void> {
+    const ui = this.ui;
+    this.ui = undefined;
+    await ui?.close();
+  }
+
+  private async startJob(): Promise<void> {
     const store = this.checkpointStore;
     if (store) {
       const queue = this.graph.inputs.find((s) => !s.op.inputLog?.replayable);
@@ -334,12 +374,13 @@ export class StreamingContext {
    * checkpointed before the context stops.
    */
   stop(options: { stopGracefully?: boolean } = {}): Promise<void> {
-    if (this.stopping) return this.stopping;
+    // A failed context already stopped its inputs, and still serves its UI until stopped.
+    if (this.stopping) return this.stopping.finally(() => this.closeUI());
     this.removeShutdownHooks?.();
     if (this.current !== "active") {
       this.current = "stopped";
       this.settleTermination();
-      this.stopping = Promise.resolve();
+      this.stopping = this.closeUI();
       return this.stopping;
     }
     this.stopping = (async () => {
@@ -359,6 +400,7 @@ export class StreamingContext {
       }
       await this.scheduler.whenIdle().catch(() => {});
       await this.stopInputs();
+      await this.closeUI();
       this.current = "stopped";
       this.log.info({ appName: this.appName }, "streaming context stopped");
       if (this.failure === undefined) this.settleTermination();

@@ -8,6 +8,8 @@ interface Setting<T extends ConfValue> {
   doc: string;
   /** Returns an explanation when the value is out of range. */
   check?: (value: T) => string | undefined;
+  /** An environment variable that, when set, replaces the default (a value given in the conf still wins). */
+  env?: string;
 }
 
 const nonNegativeInt = (v: number) => (Number.isInteger(v) && v >= 0 ? undefined : "a whole number >= 0");
@@ -105,8 +107,22 @@ export const SETTINGS = {
   "spate.ui.port": {
     type: "number",
     default: 4040,
-    doc: "Port of the streaming web UI; 0 turns it off.",
-    check: nonNegativeInt,
+    doc: "Port of the streaming web UI; 0 turns it off. When it is taken, the next 16 ports are tried (as Spark). The SPATE_UI_PORT environment variable replaces the default.",
+    check: (v: number) =>
+      Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "a port number, 0 to 65535",
+    env: "SPATE_UI_PORT",
+  },
+  "spate.ui.host": {
+    type: "string",
+    default: "127.0.0.1",
+    doc: "Address the streaming web UI listens on; the default serves this machine only (0.0.0.0: every interface).",
+    check: (v: string) => (v.trim() !== "" ? undefined : "a host name or address"),
+  },
+  "spate.ui.retainedBatches": {
+    type: "number",
+    default: 1000,
+    doc: "Completed batches the streaming UI and its API remember (Spark's spark.streaming.ui.retainedBatches).",
+    check: positiveInt,
   },
   "spate.default.parallelism": {
     type: "number",
@@ -149,9 +165,24 @@ function coerce(key: string, setting: Setting<ConfValue>, raw: ConfValue): ConfV
 /** Validated settings of one context: `spate.*` keys are checked and typed, other keys are the user's own. */
 export class SpateConf {
   private readonly values = new Map<string, ConfValue>();
+  /** Defaults replaced by environment variables (`env` of a setting), read once at construction. */
+  private readonly envDefaults = new Map<string, ConfValue>();
 
   constructor(raw: Record<string, ConfValue> = {}) {
     for (const [key, value] of Object.entries(raw)) this.set(key, value);
+    for (const [key, setting] of Object.entries(SETTINGS as Record<string, Setting<ConfValue>>)) {
+      if (setting.env === undefined || this.values.has(key)) continue;
+      const fromEnv = process.env[setting.env];
+      if (fromEnv === undefined || fromEnv === "") continue;
+      try {
+        this.envDefaults.set(key, coerce(key, setting, fromEnv));
+      } catch (e) {
+        throw new ConfigError(
+          "SPATE_INVALID_CONF",
+          `Environment variable ${setting.env} (the default of "${key}"): ${(e as Error).message}`,
+        );
+      }
+    }
   }
 
   set(key: string, value: ConfValue): void {
@@ -171,7 +202,8 @@ export class SpateConf {
   }
 
   get<K extends SettingKey>(key: K): (typeof SETTINGS)[K]["default"] | ConfValue {
-    return this.values.has(key) ? this.values.get(key)! : SETTINGS[key].default;
+    if (this.values.has(key)) return this.values.get(key)!;
+    return this.envDefaults.has(key) ? this.envDefaults.get(key)! : SETTINGS[key].default;
   }
 
   getNumber(key: SettingKey): number | undefined {

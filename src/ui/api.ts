@@ -1,0 +1,288 @@
+// The JSON of /api/v1/streaming/, shaped as Spark's REST API (org.apache.spark.status.api.v1.streaming): the same
+// resources and field names, times as ISO dates, durations in ms, absent values left out; spate's additions are
+// marked below.
+import { ReceiverInputOp } from "../dstream/ReceiverInputOp.js";
+import type { BatchInfo, OutputOperationInfo } from "../scheduler/StreamingListener.js";
+import type { StreamingContext } from "../StreamingContext.js";
+import type { OperatorState } from "./operators.js";
+import type { BatchStatus, StreamingJobProgressListener } from "./StreamingJobProgressListener.js";
+
+export interface StreamingStatisticsJson {
+  startTime?: string;
+  batchDuration: number;
+  numReceivers: number;
+  numActiveReceivers: number;
+  numInactiveReceivers: number;
+  numTotalCompletedBatches: number;
+  numRetainedCompletedBatches: number;
+  numActiveBatches: number;
+  numProcessedRecords: number;
+  numReceivedRecords: number;
+  avgInputRate?: number;
+  avgSchedulingDelay?: number;
+  avgProcessingTime?: number;
+  avgTotalDelay?: number;
+  // spate's additions
+  appName: string;
+  state: string;
+  numTotalFailedBatches: number;
+}
+
+export interface OutputOperationJson {
+  outputOpId: number;
+  name: string;
+  description: string;
+  startTime?: string;
+  endTime?: string;
+  duration?: number;
+  failureReason?: string;
+  // spate's addition: waiting, running, succeeded or failed
+  status: string;
+}
+
+export interface BatchJson {
+  batchId: number;
+  batchTime: string;
+  status: string;
+  batchDuration: number;
+  inputSize: number;
+  schedulingDelay?: number;
+  processingTime?: number;
+  totalDelay?: number;
+  numActiveOutputOps: number;
+  numCompletedOutputOps: number;
+  numFailedOutputOps: number;
+  numTotalOutputOps: number;
+  firstFailureReason?: string;
+  // spate's additions
+  streamIdToNumRecords: Readonly<Record<string, number>>;
+  failureReason?: string;
+  outputOperations: OutputOperationJson[];
+}
+
+export interface ReceiverJson {
+  streamId: string;
+  streamName: string;
+  isActive?: boolean;
+  lastErrorTime?: string;
+  lastErrorMessage?: string;
+  lastError?: string;
+  avgEventRate?: number;
+  eventRates: Array<[number, number]>;
+  // spate's additions
+  restarts?: number;
+  recordsStored?: number;
+  rateLimit?: number;
+  numErrors: number;
+}
+
+/** spate's addition: every input stream, receivers or not. */
+export interface InputStreamJson {
+  streamId: string;
+  kind: string;
+  /** Records received so far (counted when their batches start). */
+  numRecords: number;
+  avgEventRate?: number;
+  receiver?: ReceiverJson;
+}
+
+/** spate's addition: the stateful operators. */
+export interface OperatorJson {
+  id: string;
+  kind: string;
+  numPartitions: number;
+  numKeys?: number;
+  estimatedBytes?: number;
+  numCheckpoints: number;
+  lastCheckpoint?: {
+    batchTime: number;
+    mode: "full" | "delta";
+    entries: number;
+    bytes: number;
+    durationMs: number;
+  };
+  lastFullSnapshotBytes?: number;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+const average = (xs: number[]) => (xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+/** An average of durations, in whole ms as Spark's (Long) averages. */
+const averageMs = (xs: Array<number | undefined>) => {
+  const a = average(xs.filter((x): x is number => x !== undefined));
+  return a === undefined ? undefined : Math.floor(a);
+};
+
+/** Drops undefined fields, as Spark's JSON leaves out absent (None) values. */
+function compact<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+/** Reads the JSON API's resources from the listener, the graph and the state stores of one context. */
+export class StreamingApi {
+  constructor(
+    private readonly ssc: StreamingContext,
+    private readonly progress: StreamingJobProgressListener,
+    private readonly operatorStates: () => OperatorState[],
+  ) {}
+
+  private receiverStreamIds(): string[] {
+    return this.ssc.graph.inputs.filter((s) => s.op instanceof ReceiverInputOp).map((s) => s.id);
+  }
+
+  statistics(): StreamingStatisticsJson {
+    const p = this.progress;
+    const batches = p.retainedBatches().map((b) => b.info);
+    const receivers = this.receiverStreamIds();
+    const active = receivers.filter((id) => p.receiver(id)?.info.active === true).length;
+    return compact({
+      startTime: iso(p.startTime),
+      batchDuration: p.batchDuration,
+      numReceivers: receivers.length,
+      numActiveReceivers: active,
+      numInactiveReceivers: receivers.length - active,
+      numTotalCompletedBatches: p.numTotalCompletedBatches,
+      numRetainedCompletedBatches: p.retainedCompletedBatches().length,
+      numActiveBatches: p.numUnprocessedBatches,
+      numProcessedRecords: p.numTotalProcessedRecords,
+      numReceivedRecords: p.numTotalReceivedRecords,
+      avgInputRate: average(batches.map((b) => (b.numRecords * 1000) / p.batchDuration)),
+      avgSchedulingDelay: averageMs(batches.map((b) => b.schedulingDelay)),
+      avgProcessingTime: averageMs(batches.map((b) => b.processingDelay)),
+      avgTotalDelay: averageMs(batches.map((b) => b.totalDelay)),
+      appName: this.ssc.appName,
+      state: this.ssc.state(),
+      numTotalFailedBatches: p.numTotalFailedBatches,
+    });
+  }
+
+  /** Retained batches, newest first (as Spark), of the given statuses (all when none is given). */
+  batches(statuses?: ReadonlySet<BatchStatus>): BatchJson[] {
+    return this.progress
+      .retainedBatches()
+      .filter((b) => !statuses || statuses.size === 0 || statuses.has(b.status))
+      .map((b) => this.batch(b.info, b.status))
+      .sort((a, b) => b.batchId - a.batchId);
+  }
+
+  oneBatch(batchId: number): BatchJson | undefined {
+    const b = this.progress.batch(batchId);
+    return b && this.batch(b.info, b.status);
+  }
+
+  operations(batchId: number): OutputOperationJson[] | undefined {
+    return this.progress.batch(batchId)?.info.outputOperations.map((op) => this.operation(op));
+  }
+
+  private batch(info: BatchInfo, status: BatchStatus): BatchJson {
+    const ops = info.outputOperations;
+    return compact({
+      batchId: info.batchTime,
+      batchTime: iso(info.batchTime)!,
+      status: status.toUpperCase(),
+      batchDuration: this.progress.batchDuration,
+      inputSize: info.numRecords,
+      schedulingDelay: info.schedulingDelay,
+      processingTime: info.processingDelay,
+      totalDelay: info.totalDelay,
+      // As Spark: an output is active until it ends (so ones not started yet count as active).
+      numActiveOutputOps: ops.filter((o) => o.endTime === undefined).length,
+      numCompletedOutputOps: ops.filter((o) => o.endTime !== undefined && o.failureReason === undefined)
+        .length,
+      numFailedOutputOps: ops.filter((o) => o.failureReason !== undefined).length,
+      numTotalOutputOps: ops.length,
+      firstFailureReason: ops.find((o) => o.failureReason !== undefined)?.failureReason,
+      streamIdToNumRecords: info.streamIdToNumRecords,
+      failureReason: info.failureReason,
+      outputOperations: ops.map((op) => this.operation(op)),
+    });
+  }
+
+  private operation(op: OutputOperationInfo): OutputOperationJson {
+    const stream = this.ssc.graph.outputs.find((s) => s.id === op.operatorId);
+    const status =
+      op.failureReason !== undefined
+        ? "failed"
+        : op.endTime !== undefined
+          ? "succeeded"
+          : op.startTime !== undefined
+            ? "running"
+            : "waiting";
+    return compact({
+      outputOpId: op.id,
+      name: stream?.op.kind ?? op.operatorId,
+      description: op.operatorId,
+      startTime: iso(op.startTime),
+      endTime: iso(op.endTime),
+      duration:
+        op.startTime !== undefined && op.endTime !== undefined ? op.endTime - op.startTime : undefined,
+      failureReason: op.failureReason,
+      status,
+    });
+  }
+
+  /** Receivers of the graph, by stream id (Spark's AllReceiversResource). */
+  receivers(): ReceiverJson[] {
+    return this.receiverStreamIds()
+      .map((id) => this.receiver(id)!)
+      .sort((a, b) => a.streamId.localeCompare(b.streamId));
+  }
+
+  receiver(streamId: string): ReceiverJson | undefined {
+    if (!this.receiverStreamIds().includes(streamId)) return undefined;
+    const status = this.progress.receiver(streamId);
+    const info = status?.info;
+    const eventRates = this.progress.eventRates(streamId);
+    return compact({
+      streamId,
+      streamName: info?.name ?? streamId,
+      isActive: info?.active,
+      lastErrorTime: iso(info?.lastErrorTime),
+      lastErrorMessage: info?.lastErrorMessage,
+      lastError: info?.lastError,
+      avgEventRate: average(eventRates.map((r) => r[1])),
+      eventRates,
+      restarts: info?.restarts,
+      recordsStored: info?.recordsStored,
+      rateLimit: info?.rateLimit,
+      numErrors: status?.numErrors ?? 0,
+    });
+  }
+
+  inputs(): InputStreamJson[] {
+    return this.ssc.graph.inputs.map((s) =>
+      compact({
+        streamId: s.id,
+        kind: s.op.kind,
+        numRecords: this.progress.recordsOfStream(s.id),
+        avgEventRate: average(this.progress.eventRates(s.id).map((r) => r[1])),
+        receiver: s.op instanceof ReceiverInputOp ? this.receiver(s.id) : undefined,
+      }),
+    );
+  }
+
+  operators(): OperatorJson[] {
+    return this.operatorStates().map((op) => {
+      const cps = this.progress.checkpoints(op.id);
+      const last = cps?.last;
+      return compact({
+        id: op.id,
+        kind: op.kind,
+        numPartitions: op.numPartitions,
+        numKeys: op.numKeys,
+        estimatedBytes: op.estimatedBytes,
+        numCheckpoints: cps?.count ?? 0,
+        lastCheckpoint: last && {
+          batchTime: last.batchTime,
+          mode: last.mode,
+          entries: last.entries,
+          bytes: last.bytes,
+          durationMs: last.durationMs,
+        },
+        lastFullSnapshotBytes: cps?.lastFull?.bytes,
+      });
+    });
+  }
+}

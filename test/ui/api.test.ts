@@ -1,0 +1,416 @@
+// The streaming UI's JSON API (/api/v1/streaming/, shaped as Spark's) and its Prometheus metrics report what the
+// job's own listener saw: the same batches, records, delays, checkpoints and receivers.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import {
+  ConfigError,
+  ManualClock,
+  Receiver,
+  SpateConf,
+  type State,
+  StateSpec,
+  StreamingContext,
+} from "spate";
+import { afterEach, describe, expect, it } from "vitest";
+import { CountingListener, freePort, getJson, metricValue, parseMetrics } from "./support.js";
+
+const API = "/api/v1/streaming";
+
+/** Contexts and servers a test started, stopped after it whatever happens. */
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+async function uiContext(options: {
+  clock?: ManualClock;
+  appName?: string;
+  conf?: Record<string, string | number | boolean>;
+}): Promise<{ ssc: StreamingContext; clock: ManualClock; own: CountingListener }> {
+  const clock = options.clock ?? new ManualClock(0);
+  const ssc = new StreamingContext({
+    batchDuration: 1000,
+    clock,
+    appName: options.appName ?? "ui-test",
+    conf: { "spate.ui.port": await freePort(), ...options.conf },
+  });
+  const own = new CountingListener();
+  ssc.addStreamingListener(own);
+  cleanups.push(() => ssc.stop());
+  return { ssc, clock, own };
+}
+
+async function metrics(ssc: StreamingContext) {
+  const res = await fetch(`${ssc.uiUrl}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+  return parseMetrics(await res.text());
+}
+
+function occupy(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
+}
+
+const portOf = (url: string | undefined) => Number(new URL(url!).port);
+
+describe("the streaming UI's JSON API and metrics", () => {
+  it("report the batches, records, state and checkpoints the job's own listener saw", async () => {
+    const { ssc, clock, own } = await uiContext({ appName: "words <&> counts" });
+    const dir = mkdtempSync(path.join(tmpdir(), "spate-ui-"));
+    const input = path.join(dir, "in");
+    mkdirSync(input);
+    ssc.checkpoint(path.join(dir, "checkpoint"));
+    const counts = ssc
+      .textFileStream(input)
+      .map((w) => [w, 1] as [string, number])
+      .mapWithState(
+        StateSpec.function((k: string, v: number | undefined, state: State<number>) => {
+          state.update((state.getOption() ?? 0) + (v ?? 0));
+          return [k, state.get()] as [string, number];
+        }),
+      )
+      .uid("word-totals")
+      .checkpoint(2000);
+    counts.foreachRDD(async (rdd) => {
+      await rdd.count();
+    });
+    counts.count().foreachRDD(() => {});
+    await ssc.start();
+    expect(ssc.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const batches = [["a", "b"], ["a", "c", "d", "e"], [], ["b", "f", "a"], ["g"]];
+    for (const [i, words] of batches.entries()) {
+      if (words.length > 0) writeFileSync(path.join(input, `${i}.txt`), `${words.join("\n")}\n`);
+      clock.advance(1000);
+      await ssc.awaitIdle();
+    }
+    const url = `${ssc.uiUrl}${API}`;
+    expect(own.completed.map((b) => b.batchTime)).toEqual([1000, 2000, 3000, 4000, 5000]);
+    expect(own.receivedRecords).toBe(10);
+
+    const stats = (await getJson(`${url}/statistics`)).body;
+    expect(stats).toMatchObject({
+      appName: "words <&> counts",
+      state: "active",
+      batchDuration: 1000,
+      numReceivers: 0,
+      numTotalCompletedBatches: own.completed.length,
+      numRetainedCompletedBatches: own.completed.length,
+      numTotalFailedBatches: 0,
+      numActiveBatches: 0,
+      numReceivedRecords: own.receivedRecords,
+      numProcessedRecords: own.receivedRecords,
+    });
+    expect(Date.parse(stats.startTime)).toBeGreaterThan(0);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(stats.avgInputRate).toBeCloseTo(mean(own.completed.map((b) => b.numRecords)), 9);
+    expect(stats.avgProcessingTime).toBe(Math.floor(mean(own.completed.map((b) => b.processingDelay!))));
+    expect(stats.avgSchedulingDelay).toBe(Math.floor(mean(own.completed.map((b) => b.schedulingDelay!))));
+    expect(stats.avgTotalDelay).toBe(Math.floor(mean(own.completed.map((b) => b.totalDelay!))));
+
+    // Newest first, as Spark; every field from the job's own BatchInfo.
+    const all = (await getJson<any[]>(`${url}/batches`)).body;
+    expect(all.map((b) => b.batchId)).toEqual([5000, 4000, 3000, 2000, 1000]);
+    for (const b of all) {
+      const mine = own.completed.find((o) => o.batchTime === b.batchId)!;
+      expect(b).toMatchObject({
+        batchTime: new Date(b.batchId).toISOString(),
+        status: "COMPLETED",
+        batchDuration: 1000,
+        inputSize: mine.numRecords,
+        schedulingDelay: mine.schedulingDelay,
+        processingTime: mine.processingDelay,
+        totalDelay: mine.totalDelay,
+        numActiveOutputOps: 0,
+        numCompletedOutputOps: 2,
+        numFailedOutputOps: 0,
+        numTotalOutputOps: 2,
+      });
+      expect(b.firstFailureReason).toBeUndefined();
+      expect(b.outputOperations.map((o: any) => [o.outputOpId, o.name, o.status])).toEqual([
+        [0, "foreachRDD", "succeeded"],
+        [1, "foreachRDD", "succeeded"],
+      ]);
+    }
+    expect((await getJson(`${url}/batches?status=completed`)).body).toEqual(all);
+    expect((await getJson(`${url}/batches?status=COMPLETED&status=queued`)).body).toEqual(all);
+    expect((await getJson(`${url}/batches?status=queued,processing`)).body).toEqual([]);
+    const bad = await getJson(`${url}/batches?status=finished`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toContain("finished");
+
+    const one = await getJson(`${url}/batches/4000`);
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(all[1]);
+    const ops = (await getJson<any[]>(`${url}/batches/4000/operations`)).body;
+    expect(ops).toHaveLength(2);
+    expect(ops[0]).toMatchObject({ outputOpId: 0, name: "foreachRDD", status: "succeeded" });
+    expect(ops[0].duration).toBe(Date.parse(ops[0].endTime) - Date.parse(ops[0].startTime));
+    expect((await getJson(`${url}/batches/4000/operations/1`)).body).toEqual(ops[1]);
+    expect((await getJson(`${url}/batches/4000/operations/2`)).status).toBe(404);
+    expect((await getJson(`${url}/batches/4500`)).status).toBe(404);
+    expect((await getJson(`${url}/batches/soon`)).status).toBe(404);
+    expect((await getJson(`${url}/batches/4500/operations`)).status).toBe(404);
+
+    const inputs = (await getJson<any[]>(`${url}/inputs`)).body;
+    expect(inputs).toEqual([
+      {
+        streamId: expect.stringMatching(/^textFileStream-/),
+        kind: "textFileStream",
+        numRecords: 10,
+        avgEventRate: 2,
+      },
+    ]);
+    expect((await getJson(`${url}/receivers`)).body).toEqual([]);
+
+    // Seven distinct words; data checkpoints every 2 s of batch time: after batches 2000 and 4000.
+    expect(own.checkpoints.map((c) => c.batchTime)).toEqual([2000, 4000]);
+    const operators = (await getJson<any[]>(`${url}/operators`)).body;
+    expect(operators).toHaveLength(1);
+    const last = own.checkpoints.at(-1)!;
+    expect(operators[0]).toMatchObject({
+      id: "word-totals",
+      kind: "mapWithState",
+      numPartitions: 1,
+      numKeys: 7,
+      numCheckpoints: 2,
+      lastCheckpoint: { batchTime: 4000, mode: last.mode, entries: last.entries, bytes: last.bytes },
+      lastFullSnapshotBytes: own.checkpoints.findLast((c) => c.mode === "full")!.bytes,
+    });
+    expect(operators[0].estimatedBytes).toBeGreaterThan(0);
+
+    const m = await metrics(ssc);
+    const app = { app: "words <&> counts" };
+    expect(metricValue(m, "spate_streaming_batches_completed_total", app)).toBe(own.completed.length);
+    expect(metricValue(m, "spate_streaming_batches_failed_total", app)).toBe(0);
+    expect(metricValue(m, "spate_streaming_records_received_total", app)).toBe(own.receivedRecords);
+    expect(metricValue(m, "spate_streaming_records_processed_total", app)).toBe(own.receivedRecords);
+    for (const h of ["scheduling_delay", "processing_time", "total_delay"]) {
+      expect(metricValue(m, `spate_streaming_${h}_seconds_count`)).toBe(own.completed.length);
+    }
+    expect(metricValue(m, "spate_streaming_processing_time_seconds_sum")).toBeCloseTo(
+      own.completed.reduce((s, b) => s + b.processingDelay!, 0) / 1000,
+      9,
+    );
+    expect(metricValue(m, "spate_streaming_batches_pending", { status: "queued" })).toBe(0);
+    expect(metricValue(m, "spate_state_keys", { operator: "word-totals", kind: "mapWithState" })).toBe(7);
+    expect(metricValue(m, "spate_state_estimated_bytes", { operator: "word-totals" })).toBe(
+      operators[0].estimatedBytes,
+    );
+    expect(metricValue(m, "spate_checkpoint_last_bytes", { operator: "word-totals", mode: last.mode })).toBe(
+      last.bytes,
+    );
+    expect(metricValue(m, "spate_checkpoint_written_bytes_total", { operator: "word-totals" })).toBe(
+      own.checkpoints.reduce((s, c) => s + c.bytes, 0),
+    );
+    expect(metricValue(m, "spate_checkpoint_duration_seconds_count", { operator: "word-totals" })).toBe(2);
+
+    // The page is served, with the app name escaped.
+    const page = await fetch(`${ssc.uiUrl}/`);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain("words &#60;&#38;&#62; counts");
+    expect(html).not.toContain("words <&> counts");
+    const script = await fetch(`${ssc.uiUrl}/static/uPlot.iife.min.js`);
+    expect(script.headers.get("content-type")).toMatch(/javascript/);
+    expect(await script.text()).toContain("uPlot");
+    expect((await fetch(`${ssc.uiUrl}/static/uPlot.min.css`)).status).toBe(200);
+
+    // Stopping the context stops the server.
+    const uiUrl = ssc.uiUrl!;
+    await ssc.stop();
+    expect(ssc.uiUrl).toBeUndefined();
+    await expect(fetch(`${uiUrl}${API}/statistics`)).rejects.toThrow();
+  });
+
+  it("count a failed batch as completed and as failed, and keep serving the failed job until it is stopped", async () => {
+    const { ssc, clock, own } = await uiContext({});
+    let n = 0;
+    ssc.queueStream([[1, 2], [3], [4]]).foreachRDD(async (rdd) => {
+      await rdd.count();
+      if (++n === 2) throw new Error("sink unavailable");
+    });
+    await ssc.start();
+    clock.advance(1000);
+    await ssc.awaitIdle();
+    clock.advance(1000);
+    await expect(ssc.awaitIdle()).rejects.toThrow("sink unavailable");
+    expect(ssc.state()).toBe("stopped");
+    expect(own.failed).toBe(1);
+
+    const url = `${ssc.uiUrl}${API}`;
+    expect((await getJson(`${url}/statistics`)).body).toMatchObject({
+      state: "stopped",
+      numTotalCompletedBatches: own.completed.length,
+      numTotalFailedBatches: 1,
+    });
+    const failed = (await getJson(`${url}/batches/2000`)).body;
+    expect(failed).toMatchObject({ status: "COMPLETED", numFailedOutputOps: 1, numCompletedOutputOps: 0 });
+    expect(failed.firstFailureReason).toContain("sink unavailable");
+    expect(failed.outputOperations[0].status).toBe("failed");
+    const m = await metrics(ssc);
+    expect(metricValue(m, "spate_streaming_batches_completed_total")).toBe(own.completed.length);
+    expect(metricValue(m, "spate_streaming_batches_failed_total")).toBe(own.failed);
+    await ssc.stop();
+    expect(ssc.uiUrl).toBeUndefined();
+    await expect(fetch(`${url}/statistics`)).rejects.toThrow();
+  });
+
+  it("keep only spate.ui.retainedBatches completed batches, and count them all", async () => {
+    const { ssc, clock, own } = await uiContext({ conf: { "spate.ui.retainedBatches": 3 } });
+    ssc.queueStream([[1], [2, 2], [3, 3, 3], [4], [5], [6]]).foreachRDD(() => {});
+    await ssc.start();
+    for (let i = 0; i < 6; i++) clock.advance(1000);
+    await ssc.awaitIdle();
+    const url = `${ssc.uiUrl}${API}`;
+    expect((await getJson(`${url}/statistics`)).body).toMatchObject({
+      numTotalCompletedBatches: 6,
+      numRetainedCompletedBatches: 3,
+      numReceivedRecords: own.receivedRecords,
+      avgInputRate: 1, // batches 4000..6000 held one record each
+    });
+    expect((await getJson<any[]>(`${url}/batches`)).body.map((b) => b.batchId)).toEqual([6000, 5000, 4000]);
+    expect((await getJson(`${url}/batches/1000`)).status).toBe(404);
+    expect(metricValue(await metrics(ssc), "spate_streaming_batches_completed_total")).toBe(6);
+  });
+
+  it("show receivers' status, restarts and errors from their listener events", async () => {
+    class Flaky extends Receiver<string> {
+      starts = 0;
+      onStart() {
+        if (++this.starts === 1) throw new Error("cannot connect");
+        void this.store(["x", "y", "z"]);
+        this.reportError("skipped a malformed line", new Error("bad UTF-8"));
+      }
+      onStop() {}
+    }
+    const { ssc, clock, own } = await uiContext({ conf: { "spate.receiver.restartDelay": 1000 } });
+    const stream = ssc.receiverStream(new Flaky());
+    stream.foreachRDD(() => {});
+    await ssc.start();
+    clock.advance(1000); // batch 1000; the receiver starts again
+    await ssc.awaitIdle();
+    await new Promise((r) => setTimeout(r, 20)); // let the restarted onStart store
+    clock.advance(1000);
+    await ssc.awaitIdle();
+    expect(own.receivedRecords).toBe(3);
+
+    const url = `${ssc.uiUrl}${API}`;
+    const receivers = (await getJson<any[]>(`${url}/receivers`)).body;
+    expect(receivers).toHaveLength(1);
+    const r = receivers[0];
+    expect(r).toMatchObject({
+      streamId: stream.id,
+      streamName: "Flaky",
+      isActive: true,
+      restarts: 1,
+      lastErrorMessage: "skipped a malformed line",
+      lastError: "Error: bad UTF-8",
+      numErrors: 2, // the failed start and the reported error
+      avgEventRate: 1.5,
+    });
+    // Records per second of each batch (1 s batches): the three records are in batch 1000 or 2000.
+    expect(r.eventRates.map((e: number[]) => e[0])).toEqual([1000, 2000]);
+    expect(r.eventRates.reduce((s: number, e: number[]) => s + e[1], 0)).toBe(3);
+    expect(Date.parse(r.lastErrorTime)).toBeGreaterThan(0);
+    expect((await getJson(`${url}/receivers/${stream.id}`)).body).toEqual(r);
+    expect((await getJson(`${url}/receivers/nope`)).status).toBe(404);
+    expect((await getJson(`${url}/statistics`)).body).toMatchObject({
+      numReceivers: 1,
+      numActiveReceivers: 1,
+      numInactiveReceivers: 0,
+    });
+    expect((await getJson<any[]>(`${url}/inputs`)).body[0]).toMatchObject({
+      kind: "receiverStream",
+      numRecords: 3,
+      receiver: r,
+    });
+    const m = await metrics(ssc);
+    const labels = { stream: stream.id, receiver: "Flaky" };
+    expect(metricValue(m, "spate_receiver_up", labels)).toBe(1);
+    expect(metricValue(m, "spate_receiver_restarts", labels)).toBe(1);
+    expect(metricValue(m, "spate_receiver_errors_total", labels)).toBe(2);
+    expect(metricValue(m, "spate_streaming_records_received_total", { stream: stream.id })).toBe(3);
+  });
+});
+
+describe("the streaming UI's port", () => {
+  it("moves to the next free port when it is taken, and each context reports only its own job", async () => {
+    const port = await freePort();
+    const blocker = await occupy(port);
+    cleanups.push(() => new Promise((r) => blocker.close(r)));
+    const a = await uiContext({ appName: "a", conf: { "spate.ui.port": port } });
+    const b = await uiContext({ appName: "b", conf: { "spate.ui.port": port } });
+    a.ssc.queueStream([[1], [2]]).foreachRDD(() => {});
+    b.ssc
+      .queueStream([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ])
+      .foreachRDD(() => {});
+    await a.ssc.start();
+    await b.ssc.start();
+    const pa = portOf(a.ssc.uiUrl);
+    const pb = portOf(b.ssc.uiUrl);
+    expect(pa).toBeGreaterThan(port);
+    expect(pb).toBeGreaterThan(port);
+    expect(pa).not.toBe(pb);
+    expect(Math.max(pa, pb)).toBeLessThanOrEqual(port + 16);
+    for (let i = 0; i < 2; i++) a.clock.advance(1000);
+    for (let i = 0; i < 3; i++) b.clock.advance(1000);
+    await a.ssc.awaitIdle();
+    await b.ssc.awaitIdle();
+    const ma = await metrics(a.ssc);
+    const mb = await metrics(b.ssc);
+    expect(metricValue(ma, "spate_streaming_batches_completed_total", { app: "a" })).toBe(2);
+    expect(metricValue(mb, "spate_streaming_batches_completed_total", { app: "b" })).toBe(3);
+    expect(metricValue(mb, "spate_streaming_records_received_total")).toBe(b.own.receivedRecords);
+    expect(ma.some((s) => s.labels.app === "b")).toBe(false);
+  });
+
+  it("is released when start() fails", async () => {
+    const { ssc } = await uiContext({});
+    const port = Number(ssc.conf.get("spate.ui.port"));
+    ssc.checkpoint(mkdtempSync(path.join(tmpdir(), "spate-ui-")));
+    ssc.queueStream([[1]]).foreachRDD(() => {});
+    await expect(ssc.start()).rejects.toMatchObject({ code: "SPATE_NOT_REPLAYABLE" });
+    expect(ssc.uiUrl).toBeUndefined();
+    const server = await occupy(port); // would fail with EADDRINUSE had the UI kept it
+    await new Promise((r) => server.close(r));
+  });
+
+  it("is off with spate.ui.port 0; SPATE_UI_PORT replaces the default, and a port in the conf wins", async () => {
+    // The test setup sets SPATE_UI_PORT=0, so contexts in tests bind nothing unless they ask.
+    expect(process.env.SPATE_UI_PORT).toBe("0");
+    const ssc = new StreamingContext({ batchDuration: 1000, clock: new ManualClock(0) });
+    cleanups.push(() => ssc.stop());
+    ssc.queueStream([[1]]).foreachRDD(() => {});
+    await ssc.start();
+    expect(ssc.uiUrl).toBeUndefined();
+
+    expect(new SpateConf().get("spate.ui.port")).toBe(0);
+    expect(new SpateConf({ "spate.ui.port": "4041" }).get("spate.ui.port")).toBe(4041);
+    const saved = process.env.SPATE_UI_PORT;
+    try {
+      delete process.env.SPATE_UI_PORT;
+      expect(new SpateConf().get("spate.ui.port")).toBe(4040);
+      process.env.SPATE_UI_PORT = "5050";
+      expect(new SpateConf().get("spate.ui.port")).toBe(5050);
+      expect(new SpateConf().get("spate.ui.host")).toBe("127.0.0.1");
+      process.env.SPATE_UI_PORT = "http";
+      expect(() => new SpateConf()).toThrow(ConfigError);
+      expect(() => new SpateConf()).toThrow(/SPATE_UI_PORT/);
+      expect(new SpateConf({ "spate.ui.port": 0 }).get("spate.ui.port")).toBe(0);
+    } finally {
+      process.env.SPATE_UI_PORT = saved;
+    }
+    expect(() => new SpateConf({ "spate.ui.port": 70000 })).toThrow(ConfigError);
+  });
+});
