@@ -4,9 +4,12 @@ import fc from "fast-check";
 import { type State, StateSpec } from "spate";
 import { describe, expect, it } from "vitest";
 import { BATCH, type Emitted, mapWithStateModel, step, update, updateStateModel } from "./model.js";
-import { bag, runJob } from "./run.js";
+import { canonical, runOutputs } from "../support/harness.js";
 
 const RUNS = 500;
+
+/** One batch's records as a multiset (none collected: empty). */
+const bag = (records: unknown[] | undefined) => canonical(records ?? []);
 
 const key = fc.constantFrom("a", "b", "c", "d", "e");
 /** Values: 0 removes the key's state, a negative value reads it, a positive one adds to it (model.ts `step`). */
@@ -33,12 +36,14 @@ describe("stateful operations against a fold over a Map", () => {
         async (s) => {
           const numBatches = s.input.length + s.extra;
           const timeout = s.timeoutBatches === undefined ? undefined : s.timeoutBatches * BATCH;
-          const out = await runJob(
+          const out = await runOutputs(
             numBatches,
             (ssc) => {
               const spec = StateSpec.function(
                 (k: string, v: number | undefined, state: State<number>): Emitted | undefined => {
-                  if (state.isTimingOut()) return [k, "timeout", state.get()];
+                  // A timing-out call has no value; one with a value would show as a different emission.
+                  if (state.isTimingOut())
+                    return [k, v === undefined ? "timeout" : "timeout with a value", state.get()];
                   const r = step(state.getOption(), v!);
                   if (r.state === undefined) {
                     if (state.exists()) state.remove();
@@ -53,7 +58,7 @@ describe("stateful operations against a fold over a Map", () => {
                 .mapWithState(spec);
               return { mapped, snapshots: mapped.stateSnapshots() };
             },
-            { "spate.default.parallelism": s.parallelism },
+            { batchDuration: BATCH, conf: { "spate.default.parallelism": s.parallelism } },
           );
           const model = mapWithStateModel(s.input, numBatches, { timeout, initial: s.initial });
           for (let i = 0; i < numBatches; i++) {
@@ -74,7 +79,7 @@ describe("stateful operations against a fold over a Map", () => {
         fc.array(fc.array(fc.tuple(key, fc.integer({ min: 0, max: 9 })), { maxLength: 8 }), { maxLength: 6 }),
         fc.integer({ min: 1, max: 3 }),
         async (input, numPartitions) => {
-          const out = await runJob(input.length, (ssc) => ({
+          const out = await runOutputs(input.length, (ssc) => ({
             lists: ssc
               .queueStream(input.map((b) => b.map((kv) => [...kv] as [string, number])))
               .mapWithState(
@@ -110,7 +115,7 @@ describe("stateful operations against a fold over a Map", () => {
         async (s) => {
           const numBatches = s.input.length + s.extra;
           const calls: Array<[number, string, number]> = [];
-          const out = await runJob(
+          const out = await runOutputs(
             numBatches,
             (ssc) => ({
               state: ssc
@@ -126,7 +131,7 @@ describe("stateful operations against a fold over a Map", () => {
                   },
                 ),
             }),
-            { "spate.default.parallelism": s.parallelism },
+            { batchDuration: BATCH, conf: { "spate.default.parallelism": s.parallelism } },
           );
           const model = updateStateModel(s.input, numBatches, s.initial);
           let held = new Set<string>((s.initial ?? []).map(([k]) => k));

@@ -4,9 +4,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BATCH, inverseWindowedSums, outputTimes, sumByKey, windowAt } from "./model.js";
-import { bag, runJob } from "./run.js";
+import { canonical, runOutputs } from "../support/harness.js";
 
 const RUNS = 500;
+
+/** One batch's records as a multiset (none collected: empty). */
+const bag = (records: unknown[] | undefined) => canonical(records ?? []);
 
 const pairs = fc.array(
   fc.array(fc.tuple(fc.constantFrom("a", "b", "c", "d"), fc.integer({ min: 1, max: 5 })), { maxLength: 6 }),
@@ -32,7 +35,7 @@ describe("window operations against recomputing each window", () => {
         const slide = s.slideBatches * BATCH;
         const numBatches = s.input.length + s.extra;
         const values = s.input.map((b) => b.map(([, v]) => v));
-        const out = await runJob(
+        const out = await runOutputs(
           numBatches,
           (ssc) => {
             const kvs = ssc.queueStream(s.input.map((b) => b.map((kv) => [...kv] as [string, number])));
@@ -69,7 +72,7 @@ describe("window operations against recomputing each window", () => {
                 .map(([k, vs]) => [k, [...vs].sort()] as [string, number[]]),
             };
           },
-          { "spate.default.parallelism": s.parallelism },
+          { batchDuration: BATCH, conf: { "spate.default.parallelism": s.parallelism } },
         );
         const times = outputTimes(numBatches, slide);
         const ones = s.input.map((b) => b.map(() => ["1", 1] as [string, number]));

@@ -76,3 +76,33 @@ export function canonical<T>(batch: T[]): string[] {
 export function canonicalAll<T>(batches: T[][]): string[][] {
   return batches.map(canonical);
 }
+
+/**
+ * Runs a job with several outputs in one context (one batch per `batchDuration` on a ManualClock) and collects
+ * each named output's records by batch time.
+ */
+export async function runOutputs(
+  numBatches: number,
+  build: (ssc: StreamingContext) => Record<string, DStream<any>>,
+  options: RunOptions = {},
+): Promise<Record<string, Map<number, unknown[]>>> {
+  const batchDuration = options.batchDuration ?? 1000;
+  const clock = new ManualClock(0);
+  const ssc = new StreamingContext({ batchDuration, clock, conf: options.conf ?? {} });
+  const outputs: Record<string, Map<number, unknown[]>> = {};
+  for (const [name, stream] of Object.entries(build(ssc))) {
+    const byTime = new Map<number, unknown[]>();
+    outputs[name] = byTime;
+    stream.foreachRDD(async (rdd, time) => {
+      byTime.set(time, await rdd.collect());
+    });
+  }
+  await ssc.start();
+  try {
+    for (let i = 0; i < numBatches; i++) clock.advance(batchDuration);
+    await ssc.awaitIdle();
+  } finally {
+    await ssc.stop();
+  }
+  return outputs;
+}
