@@ -354,7 +354,14 @@ export class StreamingContext {
     this.current = "active";
     this.installShutdownHooks();
     if (!this.restored) this.generator.start(this.rememberMs);
-    for (const s of this.graph.streams) await s.op.start?.(s);
+    try {
+      for (const s of this.graph.streams) await s.op.start?.(s);
+    } catch (e) {
+      // An input or output that cannot start (a server down, a stream missing) stops the context it was part of.
+      this.fail(e);
+      await this.stopping;
+      throw e;
+    }
     this.bus.post("onStreamingStarted", () => ({ time: this.clock.getTimeMillis() }));
     this.log.info(
       {

@@ -2,6 +2,15 @@
 export type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
 export type { CreateJob, JobArgs } from "./cli/job.js";
 export { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
+export {
+  type JetStreamSinkOptions,
+  type NatsConnectionOptions,
+  type NatsJetStreamOptions,
+  type NatsMessage,
+  natsJetStream,
+  publishToJetStream,
+  type RecordPosition,
+} from "./connectors/nats/index.js";
 export { SETTINGS, SpateConf } from "./config.js";
 export {
   DStream,

@@ -1,0 +1,164 @@
+import type { JetStreamClient, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { InvalidArgumentError, SpateError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+
+/** How to reach the NATS servers, shared by the JetStream source and sink. */
+export interface NatsConnectionOptions {
+  /** One or more servers, `host:port` or `nats://host:port`. */
+  servers: string | string[];
+  /**
+   * How long to keep trying to reach the servers when the job starts, in ms (default 10000). Each failed attempt is
+   * logged; after this the job fails with `SPATE_NATS_UNAVAILABLE`. Once connected, the client reconnects on its
+   * own, without limit, logging each disconnection.
+   */
+  connectTimeout?: number;
+}
+
+/** A connection with its JetStream client and manager. */
+export interface JetStreamSession {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly servers: string;
+  close(): Promise<void>;
+}
+
+const DEFAULT_CONNECT_TIMEOUT = 10_000;
+const STREAM_NOT_FOUND = 10059;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Checks the options every NATS connector takes; `what` names the call in messages. */
+export function checkConnectionOptions(options: NatsConnectionOptions, what: string): void {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError(`${what} takes an options object with at least { servers }.`);
+  }
+  const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
+  if (servers.length === 0 || servers.some((s) => typeof s !== "string" || s.trim() === "")) {
+    throw new InvalidArgumentError(
+      `${what} needs servers: a "host:port" string or an array of them (got ${JSON.stringify(options.servers)}).`,
+    );
+  }
+  const t = options.connectTimeout;
+  if (t !== undefined && !(typeof t === "number" && Number.isFinite(t) && t >= 0)) {
+    throw new InvalidArgumentError(`${what}: connectTimeout is a number of ms >= 0 (got ${String(t)}).`);
+  }
+}
+
+/** Checks a JetStream stream name as the server would (no spaces, dots or wildcards). */
+export function checkStreamName(stream: unknown, what: string): string {
+  if (typeof stream !== "string" || stream === "" || /[\s.*>/\\]/.test(stream)) {
+    throw new InvalidArgumentError(
+      `${what} needs the name of a JetStream stream, without spaces, dots, wildcards or slashes ` +
+        `(got ${JSON.stringify(stream)}).`,
+    );
+  }
+  return stream;
+}
+
+/**
+ * Connects to NATS and JetStream, trying again (with backoff, each failure logged) until `connectTimeout` has
+ * passed. The client is loaded on first use, so that jobs without NATS do not load it.
+ */
+export async function openJetStream(
+  options: NatsConnectionOptions,
+  log: Logger,
+  name: string,
+): Promise<JetStreamSession> {
+  const [{ connect }, { jetstream, jetstreamManager }] = await Promise.all([
+    import("@nats-io/transport-node"),
+    import("@nats-io/jetstream"),
+  ]);
+  const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
+  const where = servers.join(", ");
+  const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  const deadline = Date.now() + timeout;
+  let nc: NatsConnection | undefined;
+  for (let attempt = 1; nc === undefined; attempt++) {
+    try {
+      nc = await connect({
+        servers,
+        name,
+        timeout: Math.max(200, Math.min(2000, deadline - Date.now())),
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+      });
+    } catch (e) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new SpateError(
+          "SPATE_NATS_UNAVAILABLE",
+          `Cannot connect to NATS at ${where} for ${name}: ${attempt} attempt(s) in ${timeout} ms, the last failed ` +
+            `with ${(e as Error).message}. Start the server (nats-server -js), or fix the servers option; ` +
+            "connectTimeout sets how long spate keeps trying when the job starts.",
+          { cause: e, retriable: true },
+        );
+      }
+      log.warn(
+        { servers: where, attempt, error: e, retryInMs: Math.min(250 * 2 ** (attempt - 1), 2000, left) },
+        `cannot connect to NATS for ${name}; trying again`,
+      );
+      await sleep(Math.min(250 * 2 ** (attempt - 1), 2000, left));
+    }
+  }
+  const conn = nc;
+  void (async () => {
+    for await (const s of conn.status()) {
+      if (s.type === "disconnect")
+        log.warn({ server: s.server, for: name }, "disconnected from NATS; reconnecting");
+      else if (s.type === "reconnect") log.info({ server: s.server, for: name }, "reconnected to NATS");
+      else if (s.type === "error") log.warn({ error: s.error, for: name }, "NATS reported an error");
+    }
+  })().catch(() => {});
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(conn);
+  } catch (e) {
+    await conn.close().catch(() => {});
+    throw new SpateError(
+      "SPATE_NATS_UNAVAILABLE",
+      `JetStream is not available on the NATS server at ${where} (${(e as Error).message}): start the server with ` +
+        "JetStream enabled (nats-server -js, or a jetstream block in its configuration).",
+      { cause: e },
+    );
+  }
+  return {
+    nc: conn,
+    js: jetstream(conn),
+    jsm,
+    servers: where,
+    close: async () => {
+      if (!conn.isClosed()) await conn.close();
+    },
+  };
+}
+
+/** Whether an error of the JetStream API says that a stream does not exist. */
+export function isStreamNotFound(e: unknown): boolean {
+  return (
+    (e as { code?: unknown } | null)?.code === STREAM_NOT_FOUND ||
+    (e as Error | null)?.name === "StreamNotFoundError"
+  );
+}
+
+/** The error of a stream that does not exist, saying how to create it. */
+export function streamNotFound(stream: string, servers: string, subjects = `${stream}.>`): SpateError {
+  return new SpateError(
+    "SPATE_NATS_STREAM_NOT_FOUND",
+    `The JetStream stream "${stream}" does not exist on ${servers}. Create it first, with the NATS command line ` +
+      `(nats stream add ${stream} --subjects "${subjects}" --storage file --defaults) or from code ` +
+      `(await (await jetstreamManager(nc)).streams.add({ name: "${stream}", subjects: ["${subjects}"] })).`,
+  );
+}
+
+/** The stream's description, or SPATE_NATS_STREAM_NOT_FOUND. */
+export async function streamInfo(session: JetStreamSession, stream: string): Promise<StreamInfo> {
+  try {
+    return await session.jsm.streams.info(stream);
+  } catch (e) {
+    if (isStreamNotFound(e)) throw streamNotFound(stream, session.servers);
+    throw e;
+  }
+}
