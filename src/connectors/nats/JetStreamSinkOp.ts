@@ -3,7 +3,12 @@ import type { DStream } from "../../DStream.js";
 import { ForEachOp } from "../../dstream/ForEachOp.js";
 import { InvalidArgumentError, SpateError } from "../../errors.js";
 import type { RDD } from "../../rdd/RDD.js";
-import { type JetStreamSession, type NatsConnectionOptions, openJetStream } from "./connection.js";
+import {
+  isStreamNotFound,
+  type JetStreamSession,
+  type NatsConnectionOptions,
+  openJetStream,
+} from "./connection.js";
 
 /** Where a record stands in its batch: what a message id is derived from. */
 export interface RecordPosition {
@@ -97,7 +102,7 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
           await session.jsm.streams.find(subject);
         } catch (e) {
           await session.close();
-          throw noStreamFor(subject, session.servers, e);
+          throw isStreamNotFound(e) ? noStreamFor(subject, session.servers, e) : e;
         }
       }
       return session;
