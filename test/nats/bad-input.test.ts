@@ -39,12 +39,16 @@ describe("natsJetStream with bad input", () => {
     const port = await freePort();
     const logger = recordingLogger();
     const ssc = new StreamingContext({ batchDuration: 100, logger });
-    natsJetStream(ssc, { servers: `127.0.0.1:${port}`, stream: "ANY", connectTimeout: 700 }).foreachRDD(() => {});
+    natsJetStream(ssc, { servers: `127.0.0.1:${port}`, stream: "ANY", connectTimeout: 700 }).foreachRDD(
+      () => {},
+    );
     const error = (await ssc.start().catch((e: unknown) => e)) as SpateError;
     expect(error.code).toBe("SPATE_NATS_UNAVAILABLE");
     expect(error.message).toContain(`127.0.0.1:${port}`);
     expect(error.message).toContain("nats-server -js");
-    const retries = logger.lines.filter(([level, message]) => level === "warn" && /trying again/.test(message));
+    const retries = logger.lines.filter(
+      ([level, message]) => level === "warn" && /trying again/.test(message),
+    );
     expect(retries.length).toBeGreaterThanOrEqual(1);
     expect(ssc.state()).toBe("stopped");
     await expect(ssc.awaitTermination()).rejects.toBe(error);
@@ -60,9 +64,11 @@ describe("natsJetStream with bad input", () => {
     const logger = recordingLogger();
     const ssc = new StreamingContext({ batchDuration: 100, logger });
     const texts: string[] = [];
-    natsJetStream(ssc, { servers: first.url, stream: "LATE", connectTimeout: 20_000 }).foreachRDD(async (rdd) => {
-      for (const m of await rdd.collect()) texts.push(m.text);
-    });
+    natsJetStream(ssc, { servers: first.url, stream: "LATE", connectTimeout: 20_000 }).foreachRDD(
+      async (rdd) => {
+        for (const m of await rdd.collect()) texts.push(m.text);
+      },
+    );
     const starting = ssc.start();
     await until(
       () => logger.lines.some(([level, message]) => level === "warn" && /trying again/.test(message)),
@@ -102,11 +108,13 @@ describe("natsJetStream with bad input", () => {
       }
       return "no error";
     };
-    expect(codeOf(() => natsJetStream(ssc, { servers: server.url, stream: "a.b" }))).toBe("SPATE_INVALID_ARGUMENT");
-    expect(codeOf(() => natsJetStream(ssc, { servers: [], stream: "S" }))).toBe("SPATE_INVALID_ARGUMENT");
-    expect(codeOf(() => natsJetStream(ssc, { servers: server.url, stream: "S", maxMessagesPerBatch: 0 }))).toBe(
+    expect(codeOf(() => natsJetStream(ssc, { servers: server.url, stream: "a.b" }))).toBe(
       "SPATE_INVALID_ARGUMENT",
     );
+    expect(codeOf(() => natsJetStream(ssc, { servers: [], stream: "S" }))).toBe("SPATE_INVALID_ARGUMENT");
+    expect(
+      codeOf(() => natsJetStream(ssc, { servers: server.url, stream: "S", maxMessagesPerBatch: 0 })),
+    ).toBe("SPATE_INVALID_ARGUMENT");
     expect(codeOf(() => natsJetStream(ssc, { servers: server.url, stream: "S", subjects: "a b" }))).toBe(
       "SPATE_INVALID_ARGUMENT",
     );
