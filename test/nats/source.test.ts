@@ -94,7 +94,7 @@ describe("natsJetStream", () => {
       const ssc = new StreamingContext({ batchDuration: 100, appName: "nats-recovery" });
       const messages = natsJetStream(ssc, { servers: server.url, stream: "REC" });
       messages
-        .map((m) => ["n", 1] as [string, number])
+        .map(() => ["n", 1] as [string, number])
         .updateStateByKey((ones: number[], total: number | undefined) => (total ?? 0) + ones.length)
         .uid("total")
         .foreachRDD(async (rdd) => {
