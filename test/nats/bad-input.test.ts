@@ -98,6 +98,50 @@ describe("natsJetStream with bad input", () => {
     expect(ssc.state()).toBe("stopped");
   });
 
+  it("fails to start with SPATE_NATS_UNAVAILABLE when the server has no JetStream", async () => {
+    const plain = await startNatsServer({ jetstream: false });
+    try {
+      const ssc = new StreamingContext({ batchDuration: 100 });
+      natsJetStream(ssc, { servers: plain.url, stream: "ANY" }).foreachRDD(() => {});
+      const error = (await ssc.start().catch((e: unknown) => e)) as SpateError;
+      expect(error.code).toBe("SPATE_NATS_UNAVAILABLE");
+      expect(error.message).toContain("JetStream is not available");
+      expect(ssc.state()).toBe("stopped");
+    } finally {
+      await plain.stop();
+    }
+  });
+
+  it("filters on several subjects where the server can (2.10 and later), and says so where it cannot", async () => {
+    await addStream(server.url, { name: "MULTI", subjects: ["multi.>"] });
+    await publishAll(server.url, [
+      ["multi.a", "a1"],
+      ["multi.b", "b1"],
+      ["multi.c", "c1"],
+      ["multi.a", "a2"],
+    ]);
+    const version = await withNats(server.url, async (nc) => nc.info!.version);
+    const [major, minor] = version.split(".").map(Number) as [number, number];
+    const ssc = new StreamingContext({ batchDuration: 100 });
+    const texts: string[] = [];
+    natsJetStream(ssc, { servers: server.url, stream: "MULTI", subjects: ["multi.a", "multi.c"] }).foreachRDD(
+      async (rdd) => {
+        for (const m of await rdd.collect()) texts.push(m.text);
+      },
+    );
+    if (major > 2 || (major === 2 && minor >= 10)) {
+      await ssc.start();
+      await until(() => texts.length === 3, "the filtered messages");
+      await ssc.stop();
+      expect(texts).toEqual(["a1", "c1", "a2"]);
+    } else {
+      const error = (await ssc.start().catch((e: unknown) => e)) as SpateError;
+      expect(error.code).toBe("SPATE_INVALID_ARGUMENT");
+      expect(error.message).toContain("2.10");
+      expect(ssc.state()).toBe("stopped");
+    }
+  });
+
   it("rejects bad options when the stream is built", () => {
     const ssc = new StreamingContext({ batchDuration: 100 });
     const codeOf = (f: () => unknown) => {

@@ -30,17 +30,24 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `nats-server -js` (on a free port and a new store, unless given) and resolves once it accepts connections. */
+/** Starts `nats-server -js` (on a free port and a new store, unless given; without -js if `jetstream` is false) and resolves once it accepts connections. */
 export async function startNatsServer(
-  options: { port?: number; storeDir?: string } = {},
+  options: { port?: number; storeDir?: string; jetstream?: boolean } = {},
 ): Promise<NatsServer> {
   const program = ensureDebianPackage("nats-server", "nats-server");
   const storeDir = options.storeDir ?? mkdtempSync(path.join(tmpdir(), "spate-nats-"));
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
-    const child = spawn(program, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      program,
+      [
+        ...(options.jetstream === false ? [] : ["-js"]),
+        ...["-a", "127.0.0.1", "-p", String(port), "-sd", storeDir],
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     child.stdout!.on("data", (d) => (out += String(d)));
     child.stderr!.on("data", (d) => (out += String(d)));
