@@ -142,6 +142,24 @@ describe("natsJetStream with bad input", () => {
     }
   });
 
+  it("fails the job with SPATE_NATS_STREAM_NOT_FOUND when its stream is deleted while it runs", async () => {
+    await addStream(server.url, { name: "DELETED", subjects: ["deleted.>"] });
+    const ssc = new StreamingContext({ batchDuration: 100 });
+    const texts: string[] = [];
+    natsJetStream(ssc, { servers: server.url, stream: "DELETED" }).foreachRDD(async (rdd) => {
+      for (const m of await rdd.collect()) texts.push(m.text);
+    });
+    await ssc.start();
+    await publishAll(server.url, [["deleted.x", "one"]]);
+    await until(() => texts.length === 1, "the first message");
+    await withNats(server.url, async (_nc, jsm) => {
+      await jsm.streams.delete("DELETED");
+    });
+    const error = (await ssc.awaitTermination().catch((e: unknown) => e)) as SpateError;
+    expect(error.code).toBe("SPATE_NATS_STREAM_NOT_FOUND");
+    await ssc.stop();
+  });
+
   it("rejects bad options when the stream is built", () => {
     const ssc = new StreamingContext({ batchDuration: 100 });
     const codeOf = (f: () => unknown) => {

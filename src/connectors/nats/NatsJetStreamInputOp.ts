@@ -232,11 +232,22 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       }
       throw e;
     }
-    const messages = await consumer.consume({ max_messages: Math.min(1000, 2 * this.maxPerBatch) });
+    // Short pulls: idle heartbeats (half of expires) notice a lost consumer or stream within seconds.
+    const messages = await consumer.consume({
+      max_messages: Math.min(1000, 2 * this.maxPerBatch),
+      expires: 2000,
+    });
     this.messages = messages;
     void (async () => {
       for await (const n of messages.status()) {
-        if (n.type === "heartbeats_missed" || n.type === "consumer_deleted" || n.type === "no_responders") {
+        if (n.type === "heartbeats_missed" && this.resume !== undefined) {
+          // Paused on a full buffer, nothing pulls, so no heartbeat comes: expected, not trouble.
+          log.debug({ stream: this.stream, notification: n.type }, "JetStream consumer paused");
+        } else if (
+          n.type === "heartbeats_missed" ||
+          n.type === "consumer_deleted" ||
+          n.type === "no_responders"
+        ) {
           log.warn(
             { stream: this.stream, notification: n.type },
             "JetStream consumer trouble; it recovers on its own",
@@ -251,6 +262,13 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
         if (this.stopped) break;
         this.deliver(m);
         while (!this.stopped && this.full()) await new Promise<void>((resolve) => (this.resume = resolve));
+      }
+      if (!this.stopped) {
+        throw new SpateError(
+          "SPATE_NATS_UNAVAILABLE",
+          `The JetStream consumer of stream "${this.stream}" on ${session.servers} stopped delivering messages.`,
+          { retriable: true },
+        );
       }
     })().catch((e) => this.fail(e));
   }
