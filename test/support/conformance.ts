@@ -1,7 +1,8 @@
 // Helpers for the ports of Spark's own streaming suites (test/conformance): compare output batches the way Spark's
 // TestSuiteBase does (as lists, or ignoring the order inside a batch), and run a job with several outputs.
-import { type DStream, ManualClock, StreamingContext } from "spate";
+import type { DStream, StreamingContext } from "spate";
 import { expect } from "vitest";
+import { runOutputs as runEach } from "./harness.js";
 
 /**
  * A canonical text of a value, structural for arrays and plain objects. Unlike JSON, it keeps `undefined` (Spark's
@@ -54,27 +55,13 @@ export async function runOutputs<I, R extends Record<string, DStream<any>>>(
   build: (stream: DStream<I>, ssc: StreamingContext) => R,
   options: { numBatches?: number; conf?: Record<string, string | number | boolean> } = {},
 ): Promise<{ [K in keyof R]: R[K] extends DStream<infer O> ? O[][] : never } & { times: number[] }> {
-  const batch = 1000;
-  const clock = new ManualClock(0);
-  const ssc = new StreamingContext({ batchDuration: batch, clock, conf: options.conf ?? {} });
-  const streams = build(ssc.queueStream(input.map((b) => [...b])), ssc);
-  const result: Record<string, unknown[][]> & { times: number[] } = { times: [] };
-  const names = Object.keys(streams);
-  names.forEach((name, i) => {
-    const batches: unknown[][] = [];
-    result[name] = batches;
-    streams[name]!.foreachRDD(async (rdd, time) => {
-      batches.push(await rdd.collect());
-      if (i === 0) result.times.push(time);
-    });
-  });
-  await ssc.start();
-  try {
-    const n = options.numBatches ?? input.length;
-    for (let i = 0; i < n; i++) clock.advance(batch);
-    await ssc.awaitIdle();
-  } finally {
-    await ssc.stop();
-  }
+  const out = await runEach(
+    options.numBatches ?? input.length,
+    (ssc) => build(ssc.queueStream(input.map((b) => [...b])), ssc),
+    { conf: options.conf },
+  );
+  const names = Object.keys(out);
+  const result: Record<string, unknown> = { times: [...out[names[0]!]!.keys()] };
+  for (const name of names) result[name] = [...out[name]!.values()];
   return result as never;
 }

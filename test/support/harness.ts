@@ -22,23 +22,8 @@ async function run<O>(
   numBatches: number,
   options: RunOptions,
 ): Promise<Collected<O>> {
-  const batchDuration = options.batchDuration ?? 1000;
-  const clock = new ManualClock(0);
-  const ssc = new StreamingContext({ batchDuration, clock, conf: options.conf ?? {} });
-  const result: Collected<O> = { times: [], outputs: [] };
-  build(ssc).foreachRDD(async (rdd, time) => {
-    const records = await rdd.collect();
-    result.times.push(time);
-    result.outputs.push(records);
-  });
-  await ssc.start();
-  try {
-    for (let i = 0; i < numBatches; i++) clock.advance(batchDuration);
-    await ssc.awaitIdle();
-  } finally {
-    await ssc.stop();
-  }
-  return result;
+  const { out } = await runOutputs(numBatches, (ssc) => ({ out: build(ssc) }), options);
+  return { times: [...out!.keys()], outputs: [...out!.values()] as O[][] };
 }
 
 /** Runs `operation` over one queue stream fed with `input` (one array per batch). */
