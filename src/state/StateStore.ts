@@ -120,10 +120,12 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   private removedIdx: number[] = [];
   // The undo log of the running batch: the index, whether it held the key before, and its previous content.
   private undoIdx: number[] = [];
-  private undoExisted: boolean[] = [];
   private undoStates: S[] = [];
-  private undoTimes: number[] = [];
   private undoEpochs: number[] = [];
+  /** Only in stores with timeouts. */
+  private undoTimes: number[] = [];
+  /** Indices of the entries the running batch created. */
+  private createdIdx: number[] = [];
   /** Incremented by every commit and abort; entries written in the running batch carry it. */
   private epoch = 1;
   /** The first epoch of the current snapshot period: entries last written at or after it changed since. */
@@ -153,7 +155,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   get dirty(): boolean {
-    return this.undoIdx.length > 0;
+    return this.undoIdx.length > 0 || this.createdIdx.length > 0;
   }
 
   get(key: K): StateValue<S> | undefined {
@@ -178,7 +180,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
       this.keys[fresh] = key;
       this.states[fresh] = state;
       this.epochs[fresh] = this.epoch;
-      this.saveUndo(fresh, false);
+      this.createdIdx.push(fresh);
       if (this.times) {
         this.times[fresh] = updatedAt;
         this.bucket(key, updatedAt);
@@ -204,17 +206,13 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
 
   /** The first write of a committed entry in this batch: log its previous content, note it as changed. */
   private firstWrite(i: number): void {
-    this.saveUndo(i, true);
-    if (this.epochs[i]! < this.periodStart) this.changedIdx.push(i);
-    this.epochs[i] = this.epoch;
-  }
-
-  private saveUndo(i: number, existed: boolean): void {
+    const previous = this.epochs[i]!;
     this.undoIdx.push(i);
-    this.undoExisted.push(existed);
-    this.undoStates.push(existed ? this.states[i]! : (undefined as S));
-    this.undoTimes.push(existed && this.times ? this.times[i]! : 0);
-    this.undoEpochs.push(existed ? this.epochs[i]! : 0);
+    this.undoStates.push(this.states[i]!);
+    this.undoEpochs.push(previous);
+    if (this.times) this.undoTimes.push(this.times[i]!);
+    if (previous < this.periodStart) this.changedIdx.push(i);
+    this.epochs[i] = this.epoch;
   }
 
   private allocate(): number {
@@ -276,11 +274,16 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   commit(version: number): void {
-    const { undoIdx, undoExisted, epochs, epoch } = this;
+    const { undoIdx, createdIdx, epochs, epoch } = this;
+    // An entry still alive carries this batch's epoch; a removed one its negation.
     for (let n = 0; n < undoIdx.length; n++) {
       const i = undoIdx[n]!;
       if (epochs[i] !== epoch) this.changedDeleted.set(this.keys[i] as K, true);
-      else if (!undoExisted[n]) this.changedIdx.push(i);
+    }
+    for (let n = 0; n < createdIdx.length; n++) {
+      const i = createdIdx[n]!;
+      if (epochs[i] !== epoch) this.changedDeleted.set(this.keys[i] as K, true);
+      else this.changedIdx.push(i);
     }
     for (const i of this.removedIdx) this.release(i);
     this.clearUndo();
@@ -294,14 +297,15 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   abort(): void {
+    // Created entries are dropped first; a key removed and created again then gets its old entry back below.
+    for (const i of this.createdIdx) {
+      const key = this.keys[i] as K;
+      if (this.index.get(key) === i) this.index.delete(key);
+      this.release(i);
+    }
     for (let n = this.undoIdx.length - 1; n >= 0; n--) {
       const i = this.undoIdx[n]!;
       const key = this.keys[i] as K;
-      if (!this.undoExisted[n]) {
-        if (this.index.get(key) === i) this.index.delete(key);
-        this.release(i);
-        continue;
-      }
       this.states[i] = this.undoStates[n]!;
       if (this.times) this.times[i] = this.undoTimes[n]!;
       // Its previous epoch says again whether it changed since the last snapshot (a delta skips it if not).
@@ -322,12 +326,12 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   private clearUndo(): void {
-    if (this.undoIdx.length === 0 && this.removedIdx.length === 0) return;
+    if (this.undoIdx.length === 0 && this.createdIdx.length === 0 && this.removedIdx.length === 0) return;
     this.undoIdx = [];
-    this.undoExisted = [];
     this.undoStates = [];
-    this.undoTimes = [];
     this.undoEpochs = [];
+    this.undoTimes = [];
+    this.createdIdx = [];
     this.removedIdx = [];
   }
 
