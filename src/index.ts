@@ -1,6 +1,6 @@
 // The public API of spate: re-exports only.
 export type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
-export type { CreateJob, JobArgs } from "./cli/job.js";
+export type { CreateJob, JobArgs } from "./job.js";
 export { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
 export {
   type JetStreamSinkOptions,

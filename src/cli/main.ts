@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError as CommanderArgumentError } from "command
 import { FileCheckpointStore } from "../checkpoint/FileCheckpointStore.js";
 import { type CheckpointReport, inspectCheckpoint } from "../checkpoint/inspect.js";
 import { SpateError } from "../errors.js";
-import type { CreateJob } from "./job.js";
+import type { CreateJob } from "../job.js";
 import { StreamingContext } from "../StreamingContext.js";
 
 type Create = CreateJob;

@@ -1,4 +1,4 @@
-import type { StreamingContext } from "../StreamingContext.js";
+import type { StreamingContext } from "./StreamingContext.js";
 
 /** What `spate run` gives the job's create function: the checkpoint folder, and the arguments after the module. */
 export interface JobArgs {
