@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type NatsMessage, natsJetStream, StreamingContext } from "spate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addStream, type NatsServer, publishAll, startNatsServer } from "./server.js";
+import { jetstream } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { addStream, type NatsServer, publishAll, startNatsServer, withNats } from "./server.js";
 
 let server: NatsServer;
 
@@ -81,6 +83,34 @@ describe("natsJetStream", () => {
       await ssc.stop();
     }
     expect(ssc.state()).toBe("stopped");
+  });
+
+  it("gives a message's headers as a plain object, and none to a message without", async () => {
+    await addStream(server.url, { name: "HDR", subjects: ["hdr.>"] });
+    await withNats(server.url, async (nc) => {
+      const h = headers();
+      h.append("Trace-Id", "t-1");
+      h.append("Tag", "a");
+      h.append("Tag", "b");
+      await jetstream(nc).publish("hdr.x", "with", { headers: h });
+      await jetstream(nc).publish("hdr.x", "without");
+    });
+    const ssc = new StreamingContext({ batchDuration: 100, appName: "nats-headers" });
+    const got: NatsMessage[] = [];
+    natsJetStream(ssc, { servers: server.url, stream: "HDR" }).foreachRDD(async (rdd) => {
+      got.push(...(await rdd.collect()));
+    });
+    await ssc.start();
+    try {
+      await until(() => got.length === 2, "both messages");
+    } finally {
+      await ssc.stop();
+    }
+    expect(got[0]!.text).toBe("with");
+    expect(got[0]!.headers).toEqual({ "Trace-Id": ["t-1"], Tag: ["a", "b"] });
+    expect(Object.getPrototypeOf(got[0]!.headers)).toBe(Object.prototype);
+    expect(got[1]!.text).toBe("without");
+    expect(got[1]!.headers).toBeUndefined();
   });
 
   it("re-reads the recorded ranges after a restart: re-run batches get the same messages, state counts each once", async () => {

@@ -22,6 +22,8 @@ export interface NatsMessage {
   readonly text: string;
   /** When the stream stored it, in ms since the epoch. */
   readonly timestamp: number;
+  /** Its headers, each name with its values (absent when it has none). */
+  readonly headers?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface NatsJetStreamOptions extends NatsConnectionOptions {
@@ -283,6 +285,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       data: m.data,
       text: decoder.decode(m.data),
       timestamp: Number(m.timestampNanos / 1_000_000n),
+      ...(m.headers ? { headers: plainHeaders(m.headers) } : {}),
     };
     const replay = this.replay;
     if (seq < this.next) {
@@ -389,6 +392,13 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
     this.session = undefined;
     await session?.then((s) => s.close()).catch(() => {});
   }
+}
+
+/** Headers as a plain object, so that messages checkpoint as data. */
+function plainHeaders(headers: Iterable<[string, string[]]>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, values] of headers) out[name] = [...values];
+  return out;
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
