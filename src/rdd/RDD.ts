@@ -15,6 +15,11 @@ export interface RDDEnv {
 
 const NO_ENV: RDDEnv = { defaultParallelism: undefined };
 
+/** The compute function of an RDD whose partitions are all in memory: never called, since they are read from there. */
+function materialized(): never {
+  throw new Error("internal error: a materialized RDD was computed again");
+}
+
 /**
  * One batch of one stream: a fixed number of partitions of records and how to compute them (Spark's RDD).
  * Transformations are lazy; actions (`collect`, `count`, …) are asynchronous so that partitions may one day be
@@ -24,11 +29,13 @@ export class RDD<T> {
   /** The operator this RDD was created for, to which its functions' errors are attributed. */
   readonly scope: string;
   private cached: Array<T[] | undefined> | undefined;
+  /** Partitions cached so far: once all are, the lineage (`computeFn` and what it holds) is let go. */
+  private cachedCount = 0;
   private persisted = false;
 
   constructor(
     readonly numPartitions: number,
-    private readonly computeFn: Compute<T>,
+    private computeFn: Compute<T>,
     readonly env: RDDEnv = NO_ENV,
     readonly partitioner?: Partitioner,
     scope?: string,
@@ -53,7 +60,9 @@ export class RDD<T> {
       partitioner,
     );
     rdd.cached = partitions;
+    rdd.cachedCount = partitions.length;
     rdd.persisted = true;
+    rdd.computeFn = materialized;
     return rdd;
   }
 
@@ -114,6 +123,22 @@ export class RDD<T> {
     return this.persist();
   }
 
+  /**
+   * Spark's `rdd.checkpoint()`, which Spark users call inside `transform` to cut a long lineage: marks the RDD so
+   * that, once computed, it holds its records and lets go of its parents. spate keeps them in memory rather than
+   * writing a file: a streaming job's fault tolerance comes from its metadata and state checkpoints, which replay
+   * batches from their recorded input, so an RDD never has to be read back from a file. Every persisted RDD, the
+   * windows' included, already lets go of its lineage once all its partitions are computed; this makes any RDD do so.
+   */
+  checkpoint(): void {
+    this.persist();
+  }
+
+  /** Whether the RDD was marked with {@link RDD.checkpoint} (or persisted) and every partition is computed. */
+  get isCheckpointed(): boolean {
+    return this.persisted && this.cachedCount === this.numPartitions;
+  }
+
   get isPersisted(): boolean {
     return this.persisted;
   }
@@ -137,6 +162,10 @@ export class RDD<T> {
     if (this.persisted) {
       this.cached ??= new Array(this.numPartitions);
       this.cached[p] = out;
+      // Every partition is in memory: the compute function, and with it the parent RDDs it reads (a window's
+      // previous window, and so on back to the first batch), is never needed again. Letting it go cuts the
+      // lineage as Spark's RDD checkpointing does, so a chain of windows does not keep every earlier batch alive.
+      if (++this.cachedCount === this.numPartitions) this.computeFn = materialized;
     }
     return out;
   }
