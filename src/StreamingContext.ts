@@ -321,6 +321,7 @@ export class StreamingContext {
 
   private async startJob(): Promise<void> {
     const store = this.checkpointStore;
+    this.stateStores.trackChanges = store !== undefined;
     if (store) {
       const queue = this.graph.inputs.find((s) => !s.op.inputLog?.replayable);
       if (queue) {

@@ -78,6 +78,11 @@ export interface StateSnapshot<K, S> {
 export interface StateStoreOptions {
   /** Keep an index by update time, so that timeouts are found without a scan. */
   indexByTime?: boolean;
+  /**
+   * Keep what changed since the last snapshot, for delta snapshots (default true). Off when nothing is
+   * checkpointed: no snapshot would ever take and reset that list, so it would grow with every key ever written.
+   */
+  trackChanges?: boolean;
 }
 
 /**
@@ -85,6 +90,8 @@ export interface StateStoreOptions {
  * atomicity).
  */
 export interface StateStoreProvider {
+  /** Whether stores opened from now on keep what changed for delta snapshots (set when the context starts). */
+  trackChanges: boolean;
   getStore<K, S>(operatorId: string, partition: number, options?: StateStoreOptions): StateStore<K, S>;
   /** Every store opened so far. */
   stores(): Iterable<StateStore<any, any>>;
@@ -135,6 +142,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   private changedDeleted = new KeyMap<K, true>();
   /** Keys by the update time they had when they were written; a key may sit in old buckets too (stale). */
   private readonly byTime: Map<number, K[]> | undefined;
+  private readonly trackChanges: boolean;
   /** Buckets strictly older than this were drained by this batch's timeouts: dropped at commit. */
   private drainedBefore: number | undefined;
   version: number | undefined = undefined;
@@ -144,6 +152,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     readonly partition: number,
     options: StateStoreOptions = {},
   ) {
+    this.trackChanges = options.trackChanges ?? true;
     if (options.indexByTime) {
       this.byTime = new Map();
       this.times = new Float64Array(INITIAL_CAPACITY);
@@ -211,7 +220,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     this.undoStates.push(this.states[i]!);
     this.undoEpochs.push(previous);
     if (this.times) this.undoTimes.push(this.times[i]!);
-    if (previous < this.periodStart) this.changedIdx.push(i);
+    if (this.trackChanges && previous < this.periodStart) this.changedIdx.push(i);
     this.epochs[i] = this.epoch;
   }
 
@@ -275,15 +284,17 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
 
   commit(version: number): void {
     const { undoIdx, createdIdx, epochs, epoch } = this;
-    // An entry still alive carries this batch's epoch; a removed one its negation.
-    for (let n = 0; n < undoIdx.length; n++) {
-      const i = undoIdx[n]!;
-      if (epochs[i] !== epoch) this.changedDeleted.set(this.keys[i] as K, true);
-    }
-    for (let n = 0; n < createdIdx.length; n++) {
-      const i = createdIdx[n]!;
-      if (epochs[i] !== epoch) this.changedDeleted.set(this.keys[i] as K, true);
-      else this.changedIdx.push(i);
+    if (this.trackChanges) {
+      // An entry still alive carries this batch's epoch; a removed one its negation.
+      for (let n = 0; n < undoIdx.length; n++) {
+        const i = undoIdx[n]!;
+        if (epochs[i] !== epoch) this.changedDeleted.set(this.keys[i] as K, true);
+      }
+      for (let n = 0; n < createdIdx.length; n++) {
+        const i = createdIdx[n]!;
+        if (epochs[i] !== epoch) this.changedDeleted.set(this.keys[i] as K, true);
+        else this.changedIdx.push(i);
+      }
     }
     for (const i of this.removedIdx) this.release(i);
     this.clearUndo();
@@ -336,6 +347,9 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   }
 
   snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
+    if (mode === "delta" && !this.trackChanges) {
+      throw new Error(`internal error: a delta of state store ${this.operatorId}/${this.partition}, which keeps no changes`);
+    }
     const out: K[] = [];
     const states: S[] = [];
     const times = this.times;
@@ -444,12 +458,14 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
 /** Opens {@link MemoryStateStore}s. */
 export class MemoryStateStoreProvider implements StateStoreProvider {
   private readonly open = new Map<string, StateStore<any, any>>();
+  /** Whether stores keep what changed for delta snapshots: only when state is checkpointed. */
+  trackChanges = true;
 
   getStore<K, S>(operatorId: string, partition: number, options?: StateStoreOptions): StateStore<K, S> {
     const name = `${operatorId}/${partition}`;
     let store = this.open.get(name);
     if (!store) {
-      store = new MemoryStateStore<K, S>(operatorId, partition, options);
+      store = new MemoryStateStore<K, S>(operatorId, partition, { trackChanges: this.trackChanges, ...options });
       this.open.set(name, store);
     }
     return store as StateStore<K, S>;
