@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BatchInfo, CheckpointInfo, ReceiverInfo } from "../scheduler/StreamingListener.js";
 import type { OperatorState } from "./operators.js";
 import type { ProgressObserver, StreamingJobProgressListener } from "./StreamingJobProgressListener.js";
@@ -37,6 +37,9 @@ export class StreamingMetrics implements ProgressObserver {
   ) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ app: appName });
+    // The process's own figures (resident memory, heap, event-loop lag, GC, CPU), so that a long run's memory can
+    // be watched where its batches are.
+    collectDefaultMetrics({ register: this.registry });
     this.batchesCompleted = new Counter({
       name: "spate_streaming_batches_completed_total",
       help: "Batches completed, failed ones included (Spark's numTotalCompletedBatches).",

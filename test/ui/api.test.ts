@@ -187,6 +187,9 @@ describe("the streaming UI's JSON API and metrics", () => {
 
     const m = await metrics(ssc);
     const app = { app: "words <&> counts" };
+    // The process's own metrics (prom-client's default collectors), labelled like the rest.
+    expect(metricValue(m, "process_resident_memory_bytes", app)).toBeGreaterThan(0);
+    expect(metricValue(m, "nodejs_heap_size_used_bytes", app)).toBeGreaterThan(0);
     expect(metricValue(m, "spate_streaming_batches_completed_total", app)).toBe(own.completed.length);
     expect(metricValue(m, "spate_streaming_batches_failed_total", app)).toBe(0);
     expect(metricValue(m, "spate_streaming_records_received_total", app)).toBe(own.receivedRecords);
