@@ -348,7 +348,9 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
 
   snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
     if (mode === "delta" && !this.trackChanges) {
-      throw new Error(`internal error: a delta of state store ${this.operatorId}/${this.partition}, which keeps no changes`);
+      throw new Error(
+        `internal error: a delta of state store ${this.operatorId}/${this.partition}, which keeps no changes`,
+      );
     }
     const out: K[] = [];
     const states: S[] = [];
@@ -465,7 +467,10 @@ export class MemoryStateStoreProvider implements StateStoreProvider {
     const name = `${operatorId}/${partition}`;
     let store = this.open.get(name);
     if (!store) {
-      store = new MemoryStateStore<K, S>(operatorId, partition, { trackChanges: this.trackChanges, ...options });
+      store = new MemoryStateStore<K, S>(operatorId, partition, {
+        trackChanges: this.trackChanges,
+        ...options,
+      });
       this.open.set(name, store);
     }
     return store as StateStore<K, S>;
