@@ -30,6 +30,13 @@ export interface ScenarioResult {
   baselineBytesPerKey?: number;
   /** Peak resident set size of the process that ran the engine, in MiB. */
   peakRssMb?: number;
+  /** Soak: batches run, their rate, and the slopes of heap (after a full collection) and RSS over the second half. */
+  batches?: number;
+  batchesPerSec?: number;
+  heapBytesPerBatch?: number;
+  rssBytesPerBatch?: number;
+  /** Soak: heap used after a full collection at the end, in MiB. */
+  heapMb?: number;
 }
 
 /** Numeric fields of a result, in the order the table prints them. */
@@ -48,6 +55,11 @@ export const RESULT_FIELDS = [
   "bytesPerKey",
   "baselineBytesPerKey",
   "peakRssMb",
+  "batches",
+  "batchesPerSec",
+  "heapBytesPerBatch",
+  "rssBytesPerBatch",
+  "heapMb",
 ] as const satisfies ReadonlyArray<keyof ScenarioResult>;
 
 /**

@@ -157,6 +157,11 @@ const COLUMNS: Array<[string, (r: ScenarioResult) => string]> = [
   ["B/key", (r) => (r.bytesPerKey === undefined ? "" : r.bytesPerKey.toFixed(0))],
   ["Map B/key", (r) => (r.baselineBytesPerKey === undefined ? "" : r.baselineBytesPerKey.toFixed(0))],
   ["RSS MB", (r) => (r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0))],
+  ["batches", (r) => (r.batches === undefined ? "" : count(r.batches))],
+  ["batches/s", (r) => (r.batchesPerSec === undefined ? "" : count(r.batchesPerSec))],
+  ["heap B/batch", (r) => (r.heapBytesPerBatch === undefined ? "" : r.heapBytesPerBatch.toFixed(1))],
+  ["RSS B/batch", (r) => (r.rssBytesPerBatch === undefined ? "" : r.rssBytesPerBatch.toFixed(0))],
+  ["heap MB", (r) => (r.heapMb === undefined ? "" : r.heapMb.toFixed(1))],
 ];
 
 /** A Markdown table (readable in a terminal, pasteable into docs). */

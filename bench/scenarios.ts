@@ -4,6 +4,8 @@ import { latency10ms } from "./latency.js";
 import type { Log, ScenarioResult, Size } from "./measure.js";
 import { memory1M } from "./memory.js";
 import { runningSumCheckpointed } from "./running-sum.js";
+import { soakScenario } from "./soak.js";
+import { OPERATORS } from "../test/soak/soak-job.js";
 import { mapWithStateScenario, updateStateByKeyScenario, windowScenario, wordcount } from "./throughput.js";
 
 export interface BenchmarkUnit {
@@ -49,6 +51,12 @@ export const UNITS: readonly BenchmarkUnit[] = [
   unit("window-naive", windowScenario(false, "window-naive")),
   unit("latency-10ms", latency10ms, ["full", "quick"]),
   unit("memory-1M", memory1M),
+  // Minutes at full size (100k batches per operator): part of full and quick runs, not of --smoke.
+  {
+    scenarios: OPERATORS.map((op) => `soak-${op}`),
+    sizes: ["full", "quick"],
+    run: soakScenario,
+  },
 ];
 
 /** Every scenario name, in order. */
