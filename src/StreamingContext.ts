@@ -4,7 +4,7 @@ import { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
 import { matchGraph, type RestoredCheckpoint, readNewestCheckpoint } from "./checkpoint/recovery.js";
 import { SpateConf } from "./config.js";
 import { DStream } from "./DStream.js";
-import { FileInputOp } from "./dstream/FileInputOp.js";
+import { FileInputOp, type FileStreamOptions } from "./dstream/FileInputOp.js";
 import { ReceiverInputOp } from "./dstream/ReceiverInputOp.js";
 import { type Queue, QueueInputOp } from "./dstream/QueueInputOp.js";
 import { TransformedOp } from "./dstream/TransformedOp.js";
@@ -202,14 +202,41 @@ export class StreamingContext {
   }
 
   /**
-   * The lines of new files in `directory`: each batch reads the files that appeared since the previous one. A
-   * replayable source: with checkpointing, a restarted job reads the same files for the same batches.
+   * The lines of new files in `directory` (Spark's textFileStream): `fileStream(directory)` with its defaults.
    */
   textFileStream(directory: string): DStream<string> {
     if (typeof directory !== "string" || directory === "") {
       throw new InvalidArgumentError("textFileStream() needs a directory path.");
     }
-    return new DStream(this, new FileInputOp(this.batchDuration, directory));
+    return this.fileStream(directory);
+  }
+
+  /**
+   * The lines of new files in `directory` (Spark's fileStream, read as text): each batch reads the files that
+   * appeared since the previous one, one partition per file, as a stream of lines (a file of any size; lines that
+   * are not valid UTF-8 are skipped and reported). By default (`newFilesOnly`), files already there when the job
+   * first starts are skipped. A replayable source: with checkpointing, a restarted job reads the same files for
+   * the same batches, and the checkpoint records the folder. Names read are remembered for
+   * `spate.fileStream.minRememberDuration`; files modified longer ago than that are ignored (see README).
+   */
+  fileStream(directory: string, options: FileStreamOptions = {}): DStream<string> {
+    if (typeof directory !== "string" || directory === "") {
+      throw new InvalidArgumentError("fileStream() needs a directory path.");
+    }
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError(
+        "fileStream() takes an options object: { filter?, newFilesOnly?, allowDirectoryChange? }.",
+      );
+    }
+    if (options.filter !== undefined && typeof options.filter !== "function") {
+      throw new InvalidArgumentError("fileStream()'s filter must be a function of a file's path.");
+    }
+    for (const key of ["newFilesOnly", "allowDirectoryChange"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "boolean") {
+        throw new InvalidArgumentError(`fileStream()'s ${key} must be true or false.`);
+      }
+    }
+    return new DStream(this, new FileInputOp(this.batchDuration, directory, { ...options }));
   }
 
   /**

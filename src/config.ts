@@ -64,6 +64,12 @@ export const SETTINGS = {
     doc: "The longest delay in ms between restarts of a failing receiver.",
     check: positiveInt,
   },
+  "spate.fileStream.minRememberDuration": {
+    type: "number",
+    default: 60_000,
+    doc: "How long in ms a file stream remembers the files it read (rounded up to whole batches; Spark's spark.streaming.fileStream.minRememberDuration); files modified longer ago than that before a batch are ignored.",
+    check: positiveInt,
+  },
   "spate.backpressure.enabled": {
     type: "boolean",
     default: false,

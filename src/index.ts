@@ -19,6 +19,7 @@ export {
   type UpdateStateOptions,
   type WindowReduceOptions,
 } from "./DStream.js";
+export type { FileStreamOptions } from "./dstream/FileInputOp.js";
 export type { Queue } from "./dstream/QueueInputOp.js";
 export type { UpdateFunction } from "./dstream/StateOp.js";
 export {

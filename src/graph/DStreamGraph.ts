@@ -91,11 +91,11 @@ export class DStreamGraph {
     const inputRecords = new Map<string, number>();
     for (const s of this.inputs) {
       const rdd = s.getOrCompute(time);
-      if (rdd)
-        inputRecords.set(
-          s.id,
-          rdd.materialize().reduce((n, part) => n + part.length, 0),
-        );
+      if (!rdd) continue;
+      // Counted by iterating, not materializing: a file stream streams its lines and holds none of a large file.
+      let n = 0;
+      for (let p = 0; p < rdd.numPartitions; p++) rdd.iterate(p, () => n++);
+      inputRecords.set(s.id, n);
     }
     const jobs: Job[] = [];
     for (const o of this.outputs) {

@@ -84,6 +84,10 @@ export interface InputStreamJson {
   numRecords: number;
   avgEventRate?: number;
   receiver?: ReceiverJson;
+  /** Problems of an input that is not a receiver (a file stream's missing folder, malformed lines). */
+  numErrors?: number;
+  lastErrorTime?: string;
+  lastErrorMessage?: string;
 }
 
 /** spate's addition: the stateful operators. */
@@ -259,8 +263,18 @@ export class StreamingApi {
         numRecords: this.progress.recordsOfStream(s.id),
         avgEventRate: average(this.progress.eventRates(s.id).map((r) => r[1])),
         receiver: s.op instanceof ReceiverInputOp ? this.receiver(s.id) : undefined,
+        ...(s.op instanceof ReceiverInputOp ? {} : this.inputProblems(s.id)),
       }),
     );
+  }
+
+  private inputProblems(streamId: string) {
+    const status = this.progress.receiver(streamId);
+    return {
+      numErrors: status?.numErrors,
+      lastErrorTime: iso(status?.info.lastErrorTime),
+      lastErrorMessage: status?.info.lastErrorMessage,
+    };
   }
 
   operators(): OperatorJson[] {

@@ -237,10 +237,11 @@ const PAGE = /* html */ `<!doctype html>
         var r = i.receiver;
         var status = !r ? pill("polled", "active") : r.isActive === undefined ? pill("not started", "queued")
           : r.isActive ? pill("running", "up") : pill("stopped", "down");
-        var err = r && (r.lastErrorMessage || r.lastError);
+        var e = r || i;
+        var err = e.lastErrorMessage || e.lastError;
         return [i.streamId, r ? i.kind + " (" + r.streamName + ")" : i.kind, status, fmtNum(i.numRecords),
-          fmtNum(i.avgEventRate, 1), r ? fmtNum(r.restarts) : "–", r ? fmtNum(r.numErrors) : "–",
-          err ? { err: (r.lastErrorTime ? fmtBatchTime(Date.parse(r.lastErrorTime)) + " " : "") + err } : "–"];
+          fmtNum(i.avgEventRate, 1), r ? fmtNum(r.restarts) : "–", fmtNum(e.numErrors),
+          err ? { err: (e.lastErrorTime ? fmtBatchTime(Date.parse(e.lastErrorTime)) + " " : "") + err } : "–"];
       }), "no input streams");
   }
 

@@ -129,7 +129,9 @@ describe("crash recovery", () => {
       writeFileSync(tmp, `${lines.join("\n")}\n`);
       renameSync(tmp, path.join(dirs.input, name));
     };
-    const writer = setInterval(writeFile, 45);
+    // textFileStream skips the files already there at the first start (newFilesOnly): files are written from the
+    // first checkpoint on, so that every later start restores and reads every file not read yet.
+    let writer: NodeJS.Timeout | undefined;
     const failures: string[] = [];
     try {
       for (let k = 0; k < KILLS; k++) {
@@ -138,6 +140,14 @@ describe("crash recovery", () => {
           await sleep(150 + random() * 400); // often during startup and recovery
         } else {
           await started.catch((e) => failures.push(String(e)));
+          if (!writer) {
+            while (
+              !existsSync(dirs.checkpoint) ||
+              !readdirSync(dirs.checkpoint).some((n) => n.startsWith("metadata-"))
+            )
+              await sleep(10);
+            writer = setInterval(writeFile, 45);
+          }
           await sleep(random() * 900);
         }
         if (child.exitCode !== null) failures.push(`run ${k} exited by itself: ${log.join("")}`);
