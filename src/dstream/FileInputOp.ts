@@ -69,6 +69,8 @@ export class FileInputOp implements Operator<string> {
   private threshold = Number.NEGATIVE_INFINITY;
   /** The next batch is the first one of a job that did not restore a checkpoint: no age threshold applies. */
   private firstBatch = false;
+  /** Whether a checkpoint's record of this stream was restored (a stream new in a restored job has none). */
+  private restored = false;
   private rememberWindow = 0;
   private readonly absolute: string;
   /**
@@ -113,6 +115,7 @@ export class FileInputOp implements Operator<string> {
       this.batches.clear();
       this.remembered.clear();
       this.threshold = Number.NEGATIVE_INFINITY;
+      this.restored = true;
       if (isV1(data)) {
         // 0.1.0 remembered every name it read; modification times come from the files still there.
         for (const [t, files] of data.batches) this.batches.set(t, files);
@@ -149,7 +152,9 @@ export class FileInputOp implements Operator<string> {
     const batch = this.slideDuration;
     const min = self.context.conf.getNumber("spate.fileStream.minRememberDuration") ?? 60_000;
     this.rememberWindow = Math.ceil(Math.max(min, batch) / batch) * batch;
-    if (restoring) return;
+    // A job restored from a checkpoint goes on from what it recorded; a stream the checkpoint does not know starts
+    // as on a first start.
+    if (restoring && this.restored) return;
     this.firstBatch = true;
     if (this.options.newFilesOnly === false) return;
     const existing = this.list(self);

@@ -262,6 +262,35 @@ describe("fileStream and textFileStream", () => {
     expect(c.logger.warnings().some((m) => /folder of a file stream changed/.test(m))).toBe(true);
   });
 
+  it("give a stream added to a restored job the first start's newFilesOnly", async () => {
+    const base = tempDir("added");
+    const [x, y] = [path.join(base, "x"), path.join(base, "y")];
+    mkdirSync(x);
+    mkdirSync(y);
+    const checkpoint = path.join(base, "checkpoint");
+    const a = wrap(await StreamingContext.getOrCreate(checkpoint, job(x)));
+    await a.ssc.start();
+    put(x, "x1", "x one\n");
+    await batch(a);
+    await a.ssc.stop();
+
+    put(x, "x2", "x two\n"); // arrived while the job was down: read
+    put(y, "y1", "y one\n"); // already there when the new stream first starts: skipped
+    const added: string[] = [];
+    const b = wrap(
+      await StreamingContext.getOrCreate(checkpoint, () => {
+        const ssc = job(x)();
+        ssc.textFileStream(y).foreachRDD(async (rdd) => void added.push(...(await rdd.collect())));
+        return ssc;
+      }),
+    );
+    await b.ssc.start();
+    put(y, "y2", "y two\n");
+    await batch(b);
+    expect([...b.batches.values()].flat()).toEqual(["x two"]);
+    expect(added).toEqual(["y two"]);
+  });
+
   it("warn once about a missing folder, show it in the UI, and read it once it appears", async () => {
     const base = tempDir("missing");
     const input = path.join(base, "not-yet");
