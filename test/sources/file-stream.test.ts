@@ -2,7 +2,7 @@
 // remembered only for the remember window (by modification time, so checkpoints and memory stay bounded however
 // many files are read), the folder recorded in the checkpoint, a missing folder warned and shown in the UI, files
 // read as streams of lines with malformed UTF-8 counted and reported.
-import { mkdirSync, mkdtempSync, renameSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
@@ -355,6 +355,37 @@ describe("fileStream and textFileStream", () => {
     expect(j.batches.get(BATCH)!.length).toBe(lines.length);
     expect(j.batches.get(BATCH)).toEqual([...lines].sort());
     expect(records).toEqual([lines.length]);
+  });
+
+  it("say a file read again must stay in place only when it is gone", async () => {
+    for (const change of ["deleted", "a folder"] as const) {
+      const base = tempDir("gone");
+      const input = path.join(base, "in");
+      mkdirSync(input);
+      const checkpoint = path.join(base, "checkpoint");
+      const failing = () => {
+        const ssc = new StreamingContext({ batchDuration: BATCH, clock: new ManualClock(0) });
+        ssc.textFileStream(input).foreachRDD(() => {
+          throw new Error("an output that fails");
+        });
+        return ssc;
+      };
+      const a = wrap(await StreamingContext.getOrCreate(checkpoint, failing));
+      await a.ssc.start();
+      put(input, "f", "line\n");
+      await batch(a).catch(() => {});
+      await a.ssc.stop();
+      // The batch is recorded but not complete: a restart reads its file again.
+      rmSync(path.join(input, "f"));
+      if (change === "a folder") mkdirSync(path.join(input, "f"));
+      const b = wrap(await StreamingContext.getOrCreate(checkpoint, job(input)));
+      await b.ssc.start().catch(() => {});
+      const error = (await b.ssc.awaitTermination().catch((e: unknown) => e)) as SpateError;
+      expect(error.code, change).toBe("SPATE_IO_ERROR");
+      expect(error.message).toContain(path.join(input, "f"));
+      if (change === "deleted") expect(error.message).toMatch(/must stay in place/);
+      else expect(error.message).not.toMatch(/stay in place/);
+    }
   });
 
   it("take their options checked", () => {
