@@ -141,11 +141,10 @@ describe("crash recovery", () => {
         } else {
           await started.catch((e) => failures.push(String(e)));
           if (!writer) {
-            while (
-              !existsSync(dirs.checkpoint) ||
-              !readdirSync(dirs.checkpoint).some((n) => n.startsWith("metadata-"))
-            )
-              await sleep(10);
+            const checkpointed = () =>
+              existsSync(dirs.checkpoint) &&
+              readdirSync(dirs.checkpoint).some((n) => n.startsWith("metadata-"));
+            for (let waited = 0; waited < 30_000 && !checkpointed(); waited += 10) await sleep(10);
             writer = setInterval(writeFile, 45);
           }
           await sleep(random() * 900);
