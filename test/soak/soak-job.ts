@@ -4,7 +4,16 @@
 // `soak` scenario (bench/soak.ts) read them. Every stateful operator, with checkpointing on (except for the queue,
 // which cannot be replayed), each fed by one of the sources: a queue, a folder of files, a receiver with the
 // write-ahead log.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import * as http from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -174,7 +183,11 @@ export async function soak(o: SoakOptions, report: (s: SoakSample) => void): Pro
     for (let i = 0; i < o.wordsPerBatch; i++) batch.push(`k${Math.floor(next() * o.keys)}`);
     if (o.source === "queue") queue.push(batch);
     else if (o.source === "files") {
-      writeFileSync(path.join(input, `f${String(b).padStart(8, "0")}`), batch.join(" "));
+      const file = path.join(input, `f${String(b).padStart(8, "0")}`);
+      writeFileSync(file, batch.join(" "));
+      // Modification times on the manual clock's scale (as Spark's tests set them), so that names of files older
+      // than the remember window are forgotten as they would be on the system clock.
+      utimesSync(file, (b * BATCH) / 1000, (b * BATCH) / 1000);
       // Files that no retained checkpoint needs any more are removed, as an operator of a real job would.
       if (b > 200) rmSync(path.join(input, `f${String(b - 200).padStart(8, "0")}`), { force: true });
     } else await receiver.push(batch);

@@ -13,7 +13,7 @@ const SAMPLE_EVERY = 50;
 /** Heap growth per batch allowed over the second half (a chain of windows kept alive costs ~27 kB a batch). */
 const HEAP_BYTES_PER_BATCH = 100;
 const RETAINED = 100;
-const SOURCES: SoakSource[] = ["queue", "receiver"];
+const SOURCES: SoakSource[] = ["queue", "files", "receiver"];
 
 async function soak(source: SoakSource): Promise<SoakSample[]> {
   const options: SoakOptions = {
