@@ -1,10 +1,18 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-import { writeFileDurably } from "../io/durable.js";
-import type { CheckpointStore } from "./CheckpointStore.js";
+import { createFileDurably, makeDirDurably, writeFileDurably } from "../io/durable.js";
+import type { CheckpointRecord, CheckpointStore } from "./CheckpointStore.js";
 
-/** A {@link CheckpointStore} on a local directory (created on first write). */
+const REVISION = /^\d{16}$/;
+const revisionName = (revision: number) => String(revision).padStart(16, "0");
+
+/**
+ * A {@link CheckpointStore} on a local directory (created on first write). A record is a hidden folder
+ * (`.record-<name>`) of files named by revision: a compare-and-set creates the next revision's file exclusively
+ * (a hard link, which fails when the name exists), so of two writers expecting the same revision exactly one
+ * wins; the highest revision is the record's value; older revisions are deleted behind it.
+ */
 export class FileCheckpointStore implements CheckpointStore {
   readonly location: string;
 
@@ -45,5 +53,56 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async delete(name: string): Promise<void> {
     await fs.rm(this.pathOf(name), { force: true });
+  }
+
+  private recordDir(name: string): string {
+    return path.join(this.location, `.record-${path.basename(this.pathOf(name))}`);
+  }
+
+  /** The revisions present, ascending. */
+  private async revisions(dir: string): Promise<number[]> {
+    try {
+      return (await fs.readdir(dir))
+        .filter((n) => REVISION.test(n))
+        .map(Number)
+        .sort((a, b) => a - b);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw e;
+    }
+  }
+
+  async readRecord(name: string): Promise<CheckpointRecord | undefined> {
+    const dir = this.recordDir(name);
+    // The newest revision is never deleted; an older one read while a newer one replaced it is read again.
+    for (let attempt = 0; ; attempt++) {
+      const revision = (await this.revisions(dir)).at(-1);
+      if (revision === undefined) return undefined;
+      try {
+        return { revision, data: await fs.readFile(path.join(dir, revisionName(revision))) };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 10) throw e;
+      }
+    }
+  }
+
+  async compareAndSetRecord(name: string, data: Uint8Array, expected: number): Promise<number | undefined> {
+    const dir = this.recordDir(name);
+    await makeDirDurably(dir);
+    const before = await this.revisions(dir);
+    if ((before.at(-1) ?? 0) !== expected) return undefined;
+    const revision = expected + 1;
+    const file = path.join(dir, revisionName(revision));
+    if (!(await createFileDurably(file, data))) return undefined;
+    // A writer that read revision `expected` long ago may find `expected + 1` free again because it was deleted
+    // behind a newer revision: its file is then not the newest, and it lost.
+    if ((await this.revisions(dir)).at(-1)! > revision) {
+      await fs.rm(file, { force: true });
+      return undefined;
+    }
+    for (const old of before) {
+      if (old < expected) await fs.rm(path.join(dir, revisionName(old)), { force: true });
+    }
+    return revision;
   }
 }

@@ -88,3 +88,62 @@ export async function writeDirDurably(
     throw ioError(`Writing the folder ${dir}`, e);
   }
 }
+
+/** Errors of a file system that has no hard links (FAT, some network and FUSE mounts). */
+const NO_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV"]);
+
+/**
+ * Creates `file` with `data` only if no file has that name, durably: true when this call created it, false when
+ * it existed. The content is written and fsynced under a temporary name, then hard-linked to `file` (link fails
+ * when the name exists, and the file appears whole). Where the file system has no hard links, the file is
+ * created with O_EXCL and written in place: a reader may then see it empty for a moment, and must retry.
+ */
+export async function createFileDurably(file: string, data: Uint8Array): Promise<boolean> {
+  const tmp = tempName(file);
+  try {
+    await writeSynced(tmp, data);
+    let created: boolean;
+    try {
+      await fs.link(tmp, file);
+      created = true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "";
+      if (code === "EEXIST") created = false;
+      else if (NO_LINKS.has(code)) created = await createExclusive(file, data);
+      else throw e;
+    }
+    await fs.rm(tmp, { force: true });
+    if (created) await fsyncDir(path.dirname(file));
+    return created;
+  } catch (e) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw ioError(`Creating ${file}`, e);
+  }
+}
+
+async function createExclusive(file: string, data: Uint8Array): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, "wx");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/** Makes a folder and its entry in its parent durable. */
+export async function makeDirDurably(dir: string): Promise<void> {
+  try {
+    const made = await fs.mkdir(dir, { recursive: true });
+    if (made !== undefined) await fsyncDir(path.dirname(dir));
+  } catch (e) {
+    throw ioError(`Creating the folder ${dir}`, e);
+  }
+}
