@@ -1,4 +1,5 @@
 import type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
+import { CheckpointLease } from "./checkpoint/CheckpointLease.js";
 import { Checkpointer } from "./checkpoint/Checkpointer.js";
 import { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
 import { matchGraph, type RestoredCheckpoint, readNewestCheckpoint } from "./checkpoint/recovery.js";
@@ -53,6 +54,7 @@ export class StreamingContext {
   private readonly scheduler: JobScheduler;
   private readonly generator: JobGenerator;
   private checkpointStore: CheckpointStore | undefined;
+  private lease: CheckpointLease | undefined;
   private ui: StreamingUI | undefined;
   private restored: RestoredCheckpoint | undefined;
   private droppedState: string[] = [];
@@ -120,6 +122,32 @@ export class StreamingContext {
     create: () => StreamingContext | Promise<StreamingContext>,
   ): Promise<StreamingContext> {
     const store = toStore(checkpoint);
+    // The location is owned before the checkpoint is read, so that no other job writes it between this read and
+    // this job's first write. The job's settings are not known yet: the lease starts with those of `spate run`.
+    // (A store without records is warned about by start(), on the job's logger.)
+    const lease = CheckpointLease.supportedBy(store)
+      ? await CheckpointLease.acquire(store, {
+          appName: "spate",
+          lockTimeout: lockTimeoutOf(new SpateConf(confFromEnvironment())),
+          log: createLogger("spate"),
+        })
+      : undefined;
+    try {
+      const ssc = await StreamingContext.restoreOrCreate(store, create);
+      await lease?.adopt({ appName: ssc.appName, lockTimeout: lockTimeoutOf(ssc.conf), log: ssc.log });
+      ssc.lease = lease;
+      return ssc;
+    } catch (e) {
+      await lease?.release();
+      throw e;
+    }
+  }
+
+  /** What getOrCreate does once it owns the location. */
+  private static async restoreOrCreate(
+    store: CheckpointStore,
+    create: () => StreamingContext | Promise<StreamingContext>,
+  ): Promise<StreamingContext> {
     // The checkpoint is read first, so that a corrupt one fails before `create` runs; its log lines go to the
     // job's own logger once the job exists.
     const pending = new BufferedLogger();
@@ -322,8 +350,16 @@ export class StreamingContext {
       await this.startJob();
     } catch (e) {
       await this.closeUI();
+      await this.releaseLease();
       throw e;
     }
+  }
+
+  /** Gives up ownership of the checkpoint location, if this context has it. */
+  private async releaseLease(): Promise<void> {
+    const lease = this.lease;
+    this.lease = undefined;
+    await lease?.release();
   }
 
   /** Serves the web UI on `spate.ui.port` (or the next free port), unless that is 0. */
@@ -358,6 +394,13 @@ export class StreamingContext {
             "restart. Use textFileStream or a receiver with the write-ahead log, or turn checkpointing off.",
         );
       }
+      this.lease ??= await CheckpointLease.acquire(store, {
+        appName: this.appName,
+        lockTimeout: lockTimeoutOf(this.conf),
+        log: this.log,
+      });
+      // A renewal that finds another owner stops the job as a failed batch would.
+      if (this.lease) this.lease.onLost = (error) => this.fail(error);
       const checkpointer = new Checkpointer(
         store,
         this.graph,
@@ -366,6 +409,7 @@ export class StreamingContext {
         this.batchDuration,
         this.log,
         this.bus,
+        this.lease,
       );
       this.scheduler.hooks = {
         beforeBatch: (time, pending) => checkpointer.beforeBatch(time, pending),
@@ -415,7 +459,7 @@ export class StreamingContext {
     if (this.current !== "active") {
       this.current = "stopped";
       this.settleTermination();
-      this.stopping = this.closeUI();
+      this.stopping = this.releaseLease().then(() => this.closeUI());
       return this.stopping;
     }
     this.stopping = (async () => {
@@ -435,6 +479,7 @@ export class StreamingContext {
       }
       await this.scheduler.whenIdle().catch(() => {});
       await this.stopInputs();
+      await this.releaseLease();
       await this.closeUI();
       this.current = "stopped";
       this.log.info({ appName: this.appName }, "streaming context stopped");
@@ -565,7 +610,8 @@ export class StreamingContext {
     this.generator.stop();
     this.scheduler.dropPending();
     this.current = "stopped";
-    this.stopping ??= this.stopInputs();
+    // A failed context writes nothing more: the location is free for a restart (a fenced one has nothing to free).
+    this.stopping ??= this.stopInputs().then(() => this.releaseLease());
     this.settleTermination(error);
   }
 }
@@ -579,6 +625,11 @@ function toStore(dirOrStore: string | CheckpointStore): CheckpointStore {
     throw new InvalidArgumentError("checkpoint() takes a directory path or a CheckpointStore.");
   }
   return dirOrStore;
+}
+
+function lockTimeoutOf(conf: SpateConf): number {
+  // The setting has a default (config.ts), so there is always a number.
+  return conf.getNumber("spate.checkpoint.lockTimeout")!;
 }
 
 /** Settings passed by `spate run --conf` (settings given in code take precedence, as with spark-submit). */

@@ -36,6 +36,12 @@ export const SETTINGS = {
     doc: "A data checkpoint is a full snapshot every this many checkpoints of an operator, a delta otherwise.",
     check: positiveInt,
   },
+  "spate.checkpoint.lockTimeout": {
+    type: "number",
+    default: 30_000,
+    doc: "How long in ms a checkpoint location stays owned by a job that stopped renewing its lease (it renews every third of this): a job on another host that died blocks a restart at most this long.",
+    check: positiveInt,
+  },
   "spate.checkpoint.allowNonRestoredState": {
     type: "boolean",
     default: false,

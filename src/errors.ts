@@ -19,6 +19,8 @@ export type SpateErrorCode =
   | "SPATE_STATE_REMOVED"
   | "SPATE_IO_ERROR"
   | "SPATE_CHECKPOINT_CORRUPT"
+  | "SPATE_CHECKPOINT_LOCKED"
+  | "SPATE_CHECKPOINT_FENCED"
   | "SPATE_GRAPH_MISMATCH"
   | "SPATE_NOT_REPLAYABLE"
   | "SPATE_INPUT_DIRECTORY_CHANGED"
@@ -145,6 +147,54 @@ export class CheckpointCorruptError extends SpateError {
   constructor(message: string, file?: string, cause?: unknown) {
     super("SPATE_CHECKPOINT_CORRUPT", message, { cause });
     this.file = file;
+  }
+}
+
+/** Who holds a checkpoint location, as its ownership record says. */
+export interface CheckpointHolder {
+  host: string;
+  pid: number;
+  appName: string;
+  /** Wall-clock ms when it took the location. */
+  since: number;
+  /** Wall-clock ms of its last renewal. */
+  renewedAt: number;
+}
+
+/** Another running context owns the checkpoint location: two jobs writing one location would lose input. */
+export class CheckpointLockedError extends SpateError {
+  readonly location: string;
+  readonly holder: CheckpointHolder;
+
+  constructor(location: string, holder: CheckpointHolder, why: string) {
+    super(
+      "SPATE_CHECKPOINT_LOCKED",
+      `The checkpoint location ${location} is owned by ${holder.appName} (pid ${holder.pid} on ${holder.host}, ` +
+        `since ${new Date(holder.since).toISOString()}), ${why}. Stop that job first, or give this one another ` +
+        "checkpoint location; a job that died releases the location by itself (at once on the same host, " +
+        "otherwise once its lease of spate.checkpoint.lockTimeout ms runs out).",
+      { retriable: true },
+    );
+    this.location = location;
+    this.holder = holder;
+  }
+}
+
+/**
+ * This context lost ownership of its checkpoint location (it was paused past its lease and another context took
+ * over): it stops without writing anything more, so that the new owner's checkpoints stay the newest.
+ */
+export class CheckpointFencedError extends SpateError {
+  readonly location: string;
+
+  constructor(location: string, now: string) {
+    super(
+      "SPATE_CHECKPOINT_FENCED",
+      `This job lost ownership of the checkpoint location ${location}: ${now}. It stopped without writing ` +
+        "anything more; the other job carries on from the checkpoints. If this job paused for longer than " +
+        "spate.checkpoint.lockTimeout (a long garbage collection, a suspended machine), raise that setting.",
+    );
+    this.location = location;
   }
 }
 

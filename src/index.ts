@@ -1,5 +1,5 @@
 // The public API of spate: re-exports only.
-export type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
+export type { CheckpointRecord, CheckpointStore } from "./checkpoint/CheckpointStore.js";
 export type { CreateJob, JobArgs } from "./job.js";
 export { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
 export {
@@ -24,6 +24,9 @@ export type { Queue } from "./dstream/QueueInputOp.js";
 export type { UpdateFunction } from "./dstream/StateOp.js";
 export {
   CheckpointCorruptError,
+  CheckpointFencedError,
+  type CheckpointHolder,
+  CheckpointLockedError,
   ConfigError,
   GraphMismatchError,
   IllegalStateError,

@@ -58,7 +58,9 @@ describe("the demo", () => {
 
     const second = runDemo(base, port);
     await second.until((o) => o.includes("top pages"), 20_000);
-    expect(second.output()).toMatch(/resumed from checkpoint metadata-\d+-\d \(last completed batch \d+\)/);
+    expect(second.output()).toMatch(
+      /resumed from checkpoint metadata-e\d+-\d+-\d \(last completed batch \d+\)/,
+    );
     expect(await second.stop("SIGINT")).toBe(0);
   });
 });

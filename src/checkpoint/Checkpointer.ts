@@ -3,6 +3,7 @@ import type { DStream } from "../DStream.js";
 import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
 import type { ListenerBus } from "../scheduler/StreamingListener.js";
+import type { CheckpointLease } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import { encodeCheckpointFile } from "./format.js";
 import { type MetadataCheckpoint, metadataName, type OperatorRecord, stateFileName } from "./metadata.js";
@@ -37,6 +38,22 @@ export interface DataCheckpointSummary {
   ms: number;
 }
 
+/*
+ * Fencing. A context that lost its lease (it paused past spate.checkpoint.lockTimeout and another one took over)
+ * must not write a checkpoint that the new owner, or a later restart, could take for the newest. Checking the
+ * lease before each write (free while the last renewal is recent, one small read of the owner record otherwise:
+ * CheckpointLease.check) stops it at its next write, but not in the window between the check and the write, and
+ * a process can pause in that window as anywhere else; a file store has no conditional write of a whole file to
+ * close it (an object store's or NATS KV's could, at the cost of a round trip per file). So the window
+ * is made harmless instead: every file name carries the writer's epoch (one more than every earlier owner's), and
+ * recovery orders metadata by epoch before batch time. A late write of a fenced owner therefore has a name no
+ * newer owner uses (nothing of the new owner is overwritten) and sorts before every metadata file of the new
+ * owner. Until the new owner wrote its first one, such a late file can be the newest: it is then a complete
+ * checkpoint of the old owner's own progress (its state files are written before it, under its epoch), which the
+ * new owner has not touched yet, so a restart from it is still exact. The one deletion a fenced owner may still
+ * make in that window (retention, after its last write) drops only files older than the checkpoint the new owner
+ * restored from, which the old owner's newer retained checkpoints still need.
+ */
 export class Checkpointer {
   private readonly chains = new Map<string, StateChain>();
   /** Metadata files written or found, oldest first, with the state files each one needs. */
@@ -53,6 +70,8 @@ export class Checkpointer {
     private readonly batchDuration: number,
     private readonly log: Logger,
     private readonly bus: ListenerBus,
+    /** The ownership of the location, when the store supports it: checked before each write, epoch in names. */
+    private readonly lease?: CheckpointLease,
   ) {
     this.retain = conf.getNumber("spate.checkpoint.retain") ?? 10;
     this.fullEvery = conf.getNumber("spate.checkpoint.fullSnapshotEvery") ?? 10;
@@ -96,7 +115,8 @@ export class Checkpointer {
         partitions: cp.snapshot(s, time, mode),
       };
       const bytes = encodeCheckpointFile("state", body);
-      const name = stateFileName(s.id, time, mode);
+      const name = stateFileName(s.id, time, mode, this.lease?.epoch);
+      await this.lease?.check();
       await this.store.write(name, bytes);
       this.chains.set(
         s.id,
@@ -173,8 +193,10 @@ export class Checkpointer {
       state,
       writtenAt: Date.now(),
     };
-    const name = metadataName(time, phase);
-    await this.store.write(name, encodeCheckpointFile("metadata", metadata));
+    const name = metadataName(time, phase, this.lease?.epoch);
+    const bytes = encodeCheckpointFile("metadata", metadata);
+    await this.lease?.check();
+    await this.store.write(name, bytes);
     this.retained.push({ name, files: Object.values(state).flatMap((s) => s.files) });
     await this.clean();
   }

@@ -1,3 +1,4 @@
+import { holderRunning, readOwnerRecord } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import { decodeCheckpointFile } from "./format.js";
 import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
@@ -36,6 +37,24 @@ export interface CheckpointReport {
   };
   /** Whether the newest metadata checkpoint in the folder restores (metadata and state verify). */
   newestRestores: boolean;
+  /**
+   * Who owns the location (a running job, or one that died and whose lease has not been taken over), the epoch of
+   * the last owner, and whether the store keeps an owner record at all.
+   */
+  owner: {
+    supported: boolean;
+    epoch?: number;
+    holder?: {
+      host: string;
+      pid: number;
+      appName: string;
+      since: number;
+      renewedAt: number;
+      lockTimeout: number;
+      /** Whether its process runs; unknown (absent) for a holder on another host. */
+      running?: boolean;
+    };
+  };
 }
 
 interface StateBody {
@@ -78,10 +97,29 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
       md !== undefined && Object.values(md.state).every((s) => s.files.every((f) => byName.get(f)?.verifies))
     );
   };
+  const owned = await readOwnerRecord(store);
+  const holder = owned?.record.holder;
   const report: CheckpointReport = {
     location: store.location,
     files,
     newestRestores: metadataNames.length > 0 && restores(metadataNames[0]!),
+    owner: {
+      supported: store.readRecord !== undefined,
+      ...(owned ? { epoch: owned.record.epoch } : {}),
+      ...(holder
+        ? {
+            holder: {
+              host: holder.host,
+              pid: holder.pid,
+              appName: holder.appName,
+              since: holder.since,
+              renewedAt: holder.renewedAt,
+              lockTimeout: holder.lockTimeout,
+              ...(holderRunning(holder) === undefined ? {} : { running: holderRunning(holder) }),
+            },
+          }
+        : {}),
+    },
   };
   const newest = metadataNames.find((n) => decoded.has(n));
   if (newest) {

@@ -29,16 +29,41 @@ export interface MetadataCheckpoint {
 }
 
 const pad = (t: number) => String(t).padStart(16, "0");
+const EPOCH = /-e(\d{10})-\d{16}(?:-[01]|\.full|\.delta)$/;
 
-/** Metadata files sort by name in the order they were written: batch time, then phase (0 started, 1 completed). */
-export function metadataName(time: number, phase: 0 | 1): string {
-  return `metadata-${pad(time)}-${phase}`;
+/**
+ * Metadata files sort by name in the order they were written: owner epoch, batch time, then phase (0 started,
+ * 1 completed). The epoch is the fencing token of the context that owned the location when it wrote the file
+ * (see CheckpointLease): a file of an earlier owner never sorts after one of a later owner, whatever its batch
+ * time. Names without an epoch (spate 0.1.0, or a store without records) sort before every name with one.
+ */
+export function metadataName(time: number, phase: 0 | 1, epoch?: number): string {
+  return epoch === undefined
+    ? `metadata-${pad(time)}-${phase}`
+    : `metadata-e${padEpoch(epoch)}-${pad(time)}-${phase}`;
 }
 
 export function isMetadataName(name: string): boolean {
-  return /^metadata-\d{16}-[01]$/.test(name);
+  return /^metadata-(?:e\d{10}-)?\d{16}-[01]$/.test(name);
 }
 
-export function stateFileName(operatorId: string, time: number, mode: "full" | "delta"): string {
-  return `state-${encodeURIComponent(operatorId)}-${pad(time)}.${mode}`;
+/** State files carry their writer's epoch too, so that two owners never write a file of the same name. */
+export function stateFileName(
+  operatorId: string,
+  time: number,
+  mode: "full" | "delta",
+  epoch?: number,
+): string {
+  const owner = epoch === undefined ? "" : `e${padEpoch(epoch)}-`;
+  return `state-${encodeURIComponent(operatorId)}-${owner}${pad(time)}.${mode}`;
+}
+
+/** The owner epoch in a metadata or state file's name, if it has one. */
+export function epochOfName(name: string): number | undefined {
+  const m = EPOCH.exec(name);
+  return m && (name.startsWith("metadata-") || name.startsWith("state-")) ? Number(m[1]) : undefined;
+}
+
+function padEpoch(epoch: number): string {
+  return String(epoch).padStart(10, "0");
 }

@@ -36,6 +36,15 @@ async function loadJob(modulePath: string): Promise<Create> {
 
 function printReport(report: CheckpointReport): void {
   const out: string[] = [`checkpoint folder ${report.location}`];
+  const h = report.owner.holder;
+  out.push(
+    h
+      ? `owner: ${h.appName}, pid ${h.pid} on ${h.host}${h.running === false ? " (not running: a restart takes over at once)" : ""}, since ${new Date(h.since).toISOString()}, lease renewed ` +
+          `${new Date(h.renewedAt).toISOString()} (lock timeout ${h.lockTimeout} ms)`
+      : report.owner.supported
+        ? `owner: none${report.owner.epoch === undefined ? "" : ` (last owner's epoch ${report.owner.epoch})`}`
+        : "owner: not recorded (this store has no records)",
+  );
   const n = report.newest;
   if (n) {
     out.push(
