@@ -4,6 +4,7 @@
 // writes nothing more. Real `spate run` processes, as a user would start them.
 import { spawnSync } from "node:child_process";
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -23,6 +24,7 @@ import {
   StreamingContext,
 } from "spate";
 import { afterEach, describe, expect, it } from "vitest";
+import { BATCH, BATCHES, COMPLETED, makeJob, newOutputs } from "../fixtures/fixture-job.js";
 import { type Child, root, spateRun } from "../support/child.js";
 import { rejection } from "../support/rejection.js";
 
@@ -364,5 +366,84 @@ describe("FileCheckpointStore records", () => {
     expect(now.revision).toBe(6);
     // Records are not checkpoint files.
     expect(await store.list()).toEqual([]);
+  });
+});
+
+describe("file names with the owner's epoch", () => {
+  it("a 0.1.0 checkpoint (names without epoch) restores, and the next restart reads the new owner's files", async () => {
+    const fixture = path.join(root, "test/fixtures/checkpoint-0.1.0");
+    const base = mkdtempSync(path.join(tmpdir(), "spate-ownership-fixture-"));
+    cpSync(fixture, base, { recursive: true });
+    const input = path.join(base, "input");
+    const checkpoint = path.join(base, "checkpoint");
+    const fileName = (i: number) => `f${String(i).padStart(3, "0")}`;
+    const run = async (ssc: StreamingContext, from: number, to: number, into = input) => {
+      await ssc.start();
+      for (let i = from; i < to; i++) {
+        writeFileSync(path.join(into, fileName(i)), BATCHES[i]!.join("\n"));
+        (ssc.clock as ManualClock).setTime((i + 1) * BATCH);
+        await ssc.awaitIdle();
+      }
+      await ssc.stop();
+    };
+
+    const restored = newOutputs();
+    const first = await StreamingContext.getOrCreate(checkpoint, makeJob(input, restored));
+    expect(first.restoredFrom?.checkpoint).toMatch(/^metadata-\d{16}-[01]$/);
+    const middle = COMPLETED + 3;
+    await run(first, COMPLETED + 1, middle);
+    const newest = readdirSync(checkpoint)
+      .filter((n) => n.startsWith("metadata-"))
+      .sort()
+      .at(-1);
+    expect(newest).toBe(`metadata-e0000000001-${String(middle * BATCH).padStart(16, "0")}-1`);
+
+    const second = await StreamingContext.getOrCreate(checkpoint, makeJob(input, restored));
+    expect(second.restoredFrom?.checkpoint).toBe(newest);
+    await run(second, middle, BATCHES.length);
+
+    const freshInput = mkdtempSync(path.join(tmpdir(), "spate-ownership-fresh-"));
+    const fresh = newOutputs();
+    await run(makeJob(freshInput, fresh)(), 0, BATCHES.length, freshInput);
+    const since = (m: Map<number, unknown>) =>
+      [...m].filter(([t]) => t > COMPLETED * BATCH).sort((a, b) => a[0] - b[0]);
+    expect(since(restored.totals)).toEqual(since(fresh.totals));
+    expect(since(restored.sessions)).toEqual(since(fresh.sessions));
+    expect(since(restored.windows)).toEqual(since(fresh.windows));
+  });
+
+  it("a late write of an earlier owner, even at a later batch time, never passes for the newest checkpoint", async () => {
+    const d = dirs();
+    const fileName = (i: number) => `f${String(i).padStart(3, "0")}`;
+    const run = async (ssc: StreamingContext, from: number, to: number) => {
+      await ssc.start();
+      for (let i = from; i < to; i++) {
+        writeFileSync(path.join(d.input, fileName(i)), BATCHES[i]!.join("\n"));
+        (ssc.clock as ManualClock).setTime((i + 1) * BATCH);
+        await ssc.awaitIdle();
+      }
+      await ssc.stop();
+    };
+    const out = newOutputs();
+    await run(await StreamingContext.getOrCreate(d.checkpoint, makeJob(d.input, out)), 0, 3);
+    const first = readdirSync(d.checkpoint)
+      .filter((n) => n.startsWith("metadata-e0000000001-"))
+      .sort()
+      .at(-1)!;
+    await run(await StreamingContext.getOrCreate(d.checkpoint, makeJob(d.input, out)), 3, 5);
+    const second = readdirSync(d.checkpoint)
+      .filter((n) => n.startsWith("metadata-e0000000002-"))
+      .sort()
+      .at(-1)!;
+    expect(second).toBe(`metadata-e0000000002-${String(5 * BATCH).padStart(16, "0")}-1`);
+    // What the first owner would have written had it woken up after the second took over, at a batch time the
+    // second never reached.
+    writeFileSync(
+      path.join(d.checkpoint, `metadata-e0000000001-${String(50 * BATCH).padStart(16, "0")}-1`),
+      readFileSync(path.join(d.checkpoint, first)),
+    );
+    const third = await StreamingContext.getOrCreate(d.checkpoint, makeJob(d.input, newOutputs()));
+    expect(third.restoredFrom?.checkpoint).toBe(second);
+    await third.stop();
   });
 });
