@@ -43,6 +43,13 @@ class SlowStore implements CheckpointStore {
   delete(name: string) {
     return this.inner.delete(name);
   }
+  // The owner record too, so that every restart takes the location over from the job it killed.
+  readRecord(name: string) {
+    return this.inner.readRecord!(name);
+  }
+  compareAndSetRecord(name: string, data: Uint8Array, expected: number) {
+    return this.inner.compareAndSetRecord!(name, data, expected);
+  }
 }
 
 function record(name: string) {
