@@ -285,6 +285,8 @@ export class CheckpointLease {
   async adopt(options: LeaseOptions): Promise<void> {
     this.log = options.log;
     if (options.appName === this.holder.appName && options.lockTimeout === this.holder.lockTimeout) return;
+    // A renewal under way writes the holder as it was: the new one goes into the next.
+    await this.renewing;
     this.holder = { ...this.holder, appName: options.appName, lockTimeout: options.lockTimeout };
     await this.renew();
   }
