@@ -355,6 +355,14 @@ export class StreamingContext {
     }
   }
 
+  /**
+   * @internal Throws SPATE_CHECKPOINT_FENCED once another context took the checkpoint location over (free while
+   * the lease is fresh); writers into the location other than the checkpointer call it before each write.
+   */
+  async checkOwnership(): Promise<void> {
+    await this.lease?.check();
+  }
+
   /** Gives up ownership of the checkpoint location, if this context has it. */
   private async releaseLease(): Promise<void> {
     const lease = this.lease;

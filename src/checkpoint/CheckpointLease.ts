@@ -158,7 +158,7 @@ export class CheckpointLease {
   /** Until when (performance.now()) no other context can have taken the location: see {@link check}. */
   private sureUntil: number;
   private log: Logger;
-  /** Called once when a renewal finds that another context took the location. */
+  /** Called once when a renewal or a check finds that another context took the location. */
   onLost: ((error: CheckpointFencedError) => void) | undefined;
 
   private constructor(
@@ -333,13 +333,14 @@ export class CheckpointLease {
         "could not renew the checkpoint lease; retrying",
       );
     }
-    if (this.lost) this.onLost?.(this.lost);
-    else this.schedule();
+    this.schedule();
   }
 
+  /** Marks the lease lost, and tells `onLost` once, whichever of a renewal or a check found it. */
   private fence(record: OwnerRecord | undefined): CheckpointFencedError {
+    if (this.lost) return this.lost;
     const other = record?.holder;
-    this.lost ??= new CheckpointFencedError(
+    this.lost = new CheckpointFencedError(
       this.store.location,
       other
         ? `${other.appName} (pid ${other.pid} on ${other.host}) took it over at ${new Date(other.since).toISOString()}`
@@ -347,6 +348,7 @@ export class CheckpointLease {
     );
     clearTimeout(this.timer);
     liveInstances.delete(this.holder.instance);
+    this.onLost?.(this.lost);
     return this.lost;
   }
 

@@ -139,6 +139,8 @@ export class ReceiverInputOp<T> implements Operator<T> {
       }
       const written = this.writes.then(async () => {
         const time = clock.getTimeMillis();
+        // The log is in the checkpoint location: a job that lost it stops writing there (and fails).
+        await self.context.checkOwnership();
         const handle = await wal.write(encodeCheckpointFile("wal", items), time);
         this.received.push({ items, handle, time });
       });

@@ -87,7 +87,9 @@ export class FileWriteAheadLog implements WriteAheadLog {
     let current = segments.at(-1);
     if (!current || !this.handle || time - current.start >= this.rollingIntervalMs) {
       await this.handle?.close();
-      if (!current || time - current.start >= this.rollingIntervalMs) {
+      // The first write after opening starts a segment of its own: the last one found may belong to a job that
+      // lost the checkpoint location and still appends to it until it notices.
+      if (!current || !this.handle || time - current.start >= this.rollingIntervalMs) {
         current = { name: segmentName(time, this.seq++), start: time, last: time, size: 0 };
         segments.push(current);
       }
