@@ -20,6 +20,7 @@ import {
   FileCheckpointStore,
   type Logger,
   ManualClock,
+  Receiver,
   type SpateError,
   StreamingContext,
 } from "spate";
@@ -454,5 +455,52 @@ describe("file names with the owner's epoch", () => {
     const third = await StreamingContext.getOrCreate(d.checkpoint, makeJob(d.input, newOutputs()));
     expect(third.restoredFrom?.checkpoint).toBe(second);
     await third.stop();
+  });
+
+  it("a restarted job writes its write-ahead log into segments of its own, never appending to one it found", async () => {
+    const d = dirs();
+    class PushReceiver extends Receiver<string> {
+      onStart() {}
+      onStop() {}
+      push(words: string[]): Promise<void> {
+        return this.store(words);
+      }
+    }
+    const seen: string[] = [];
+    let receiver!: PushReceiver;
+    const make = () => {
+      const ssc = new StreamingContext({
+        batchDuration: 100,
+        clock: new ManualClock(0),
+        conf: { "spate.ui.port": 0, "spate.receiver.writeAheadLog.enable": true },
+        logger: silent,
+      });
+      receiver = new PushReceiver();
+      ssc.receiverStream(receiver).foreachRDD(async (rdd) => void seen.push(...(await rdd.collect())));
+      return ssc;
+    };
+    const first = await StreamingContext.getOrCreate(d.checkpoint, make);
+    await first.start();
+    await receiver.push(["a"]);
+    (first.clock as ManualClock).advance(100);
+    await first.awaitIdle();
+    await receiver.push(["b"]); // logged, not yet in a batch
+    await first.stop();
+    const segments = () =>
+      readdirSync(path.join(d.checkpoint, "receivedData")).flatMap((id) =>
+        readdirSync(path.join(d.checkpoint, "receivedData", id)).filter((n) => n.startsWith("log-")),
+      );
+    const before = segments();
+
+    const second = await StreamingContext.getOrCreate(d.checkpoint, make);
+    await second.start();
+    await receiver.push(["c"]);
+    (second.clock as ManualClock).advance(100);
+    await second.awaitIdle();
+    await second.stop();
+    expect(seen.sort()).toEqual(["a", "b", "c"]);
+    const after = segments();
+    expect(after.length).toBe(before.length + 1);
+    for (const n of before) expect(after).toContain(n);
   });
 });
