@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
   CheckpointLockedError,
+  type CheckpointStore,
   FileCheckpointStore,
   type Logger,
   ManualClock,
@@ -502,5 +503,43 @@ describe("file names with the owner's epoch", () => {
     const after = segments();
     expect(after.length).toBe(before.length + 1);
     for (const n of before) expect(after).toContain(n);
+  });
+
+  it("a store without records runs as before (names without epoch), and start() says that ownership is not enforced", async () => {
+    const d = dirs();
+    const inner = new FileCheckpointStore(d.checkpoint);
+    const plain: CheckpointStore = {
+      location: inner.location,
+      write: (n, b) => inner.write(n, b),
+      read: (n) => inner.read(n),
+      list: () => inner.list(),
+      delete: (n) => inner.delete(n),
+    };
+    const warnings: string[] = [];
+    const make = () => {
+      const ssc = new StreamingContext({
+        batchDuration: 100,
+        clock: new ManualClock(0),
+        conf: { "spate.ui.port": 0 },
+        logger: { ...silent, warn: (_f, m) => void warnings.push(m) },
+      });
+      ssc.textFileStream(d.input).foreachRDD(() => {});
+      return ssc;
+    };
+    const first = await StreamingContext.getOrCreate(plain, make);
+    await first.start();
+    expect(warnings.some((w) => w.includes("a second job on the same location is not prevented"))).toBe(true);
+    (first.clock as ManualClock).advance(100);
+    await first.awaitIdle();
+    // Not enforced: a second context starts too.
+    const second = make();
+    second.checkpoint(plain);
+    await second.start();
+    await second.stop();
+    await first.stop();
+    expect(readdirSync(d.checkpoint).filter((n) => n.startsWith("metadata-"))).toEqual([
+      "metadata-0000000000000100-0",
+      "metadata-0000000000000100-1",
+    ]);
   });
 });
