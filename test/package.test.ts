@@ -97,7 +97,10 @@ async function until(started: Started, check: (out: string) => boolean, ms = 90_
 const bin = () => path.join(app, "node_modules", ".bin", "spate");
 
 /** `npx spate <args>` in the user's project, to its end. */
-const spate = (args: string[], ms?: number) => run("npx", ["spate", ...args], app, ms);
+const npxSpate = (args: string[], ms?: number) => run("npx", ["spate", ...args], app, ms);
+
+/** `spate <args>` through the .bin symlink (as package.json scripts run it, and without npx's start-up), to its end. */
+const spate = (args: string[], ms?: number) => run(bin(), args, app, ms);
 
 /** A loopback port nothing listens on now. */
 async function freePort(): Promise<number> {
@@ -151,7 +154,12 @@ beforeAll(async () => {
   input = path.join(app, "in");
   mkdirSync(input);
   writeFileSync(path.join(app, "job.ts"), JOB);
-  const installed = await run("npm", ["install", "--no-audit", "--no-fund", tarball], app, 240_000);
+  const installed = await run(
+    "npm",
+    ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball],
+    app,
+    240_000,
+  );
   expect(installed.code, installed.stderr).toBe(0);
   expect(installed.stderr).not.toMatch(/EBADENGINE|npm warn/);
 }, 480_000);
@@ -163,14 +171,14 @@ afterAll(() => {
 
 describe(`the installed package (${pkg.name})`, () => {
   it("npx spate --help and --version", async () => {
-    const help = await spate(["--help"]);
+    const help = await npxSpate(["--help"]);
     expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/^Usage: spate /);
     expect(help.stdout).toContain("checkpoint");
-    const version = await spate(["--version"]);
+    const version = await npxSpate(["--version"]);
     expect(version.code, version.stderr).toBe(0);
     expect(version.stdout.trim()).toBe(pkg.version);
-    const unknown = await spate(["frobnicate"]);
+    const unknown = await npxSpate(["frobnicate"]);
     expect(unknown.code).toBe(1);
   });
 
@@ -228,7 +236,7 @@ describe(`the installed package (${pkg.name})`, () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain("spate: resumed from checkpoint");
 
-    const verified = await spate(["checkpoint", "verify", checkpoint]);
+    const verified = await npxSpate(["checkpoint", "verify", checkpoint]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/^ok: metadata-/);
     const inspected = await spate(["checkpoint", "inspect", "--json", checkpoint]);
@@ -248,7 +256,7 @@ describe(`the installed package (${pkg.name})`, () => {
       .sort()
       .at(-1)!;
     writeFileSync(path.join(checkpoint, newest), "torn");
-    const torn = await spate(["checkpoint", "verify", checkpoint]);
+    const torn = await npxSpate(["checkpoint", "verify", checkpoint]);
     expect(torn.code).toBe(1);
     expect(torn.stdout).toContain("FAILED");
   }, 300_000);
