@@ -1,6 +1,7 @@
 // The package as a user gets it: `npm pack` (which builds dist/), the tarball installed with `npm install` into a
-// new project, and the `spate` command run there through `npx`: help, version, a TypeScript job with a checkpoint
-// that stops and resumes, `checkpoint inspect` and `verify`, and the exit codes and coded errors of failures.
+// new project, and the `spate` command run there through `npx` and the .bin symlink npm made: help, version, a
+// TypeScript job with a checkpoint that stops and resumes, its UI, `checkpoint inspect` and `verify`, and the exit
+// codes and coded errors of failures.
 import { type ChildProcess, spawn } from "node:child_process";
 import {
   mkdirSync,
