@@ -29,16 +29,38 @@ export class FileCheckpointStore implements CheckpointStore {
     return path.join(this.location, name);
   }
 
+  /**
+   * When an operation failed because the checkpoint path is a file (or lies under one), an error that says so
+   * instead of a bare ENOTDIR or EEXIST; otherwise the original error.
+   */
+  private async notAFolder(e: unknown): Promise<unknown> {
+    const stat = await fs.stat(this.location).then(
+      (s) => (s.isDirectory() ? "folder" : "file"),
+      (err: NodeJS.ErrnoException) => (err.code === "ENOTDIR" ? "file" : "missing"),
+    );
+    if (stat !== "file") return e;
+    return new InvalidArgumentError(
+      `The checkpoint path ${this.location} is not a folder (a file is in the way). ` +
+        "Give the path of a folder (it is created if missing), or move the file away.",
+    );
+  }
+
   async write(name: string, data: Uint8Array): Promise<void> {
-    await writeFileDurably(this.pathOf(name), data);
+    const file = this.pathOf(name);
+    try {
+      await writeFileDurably(file, data);
+    } catch (e) {
+      throw await this.notAFolder(e);
+    }
   }
 
   async read(name: string): Promise<Uint8Array | undefined> {
+    const file = this.pathOf(name);
     try {
-      return await fs.readFile(this.pathOf(name));
+      return await fs.readFile(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw e;
+      throw await this.notAFolder(e);
     }
   }
 
@@ -47,7 +69,7 @@ export class FileCheckpointStore implements CheckpointStore {
       return (await fs.readdir(this.location)).filter((n) => !n.startsWith("."));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw e;
+      throw await this.notAFolder(e);
     }
   }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `spate` command: run a job module, inspect or verify a checkpoint folder.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError as CommanderArgumentError } from "commander";
 import { FileCheckpointStore } from "../checkpoint/FileCheckpointStore.js";
 import { type CheckpointReport, inspectCheckpoint } from "../checkpoint/inspect.js";
@@ -18,20 +18,143 @@ function confPair(value: string, previous: Record<string, string>): Record<strin
   return { ...previous, [value.slice(0, i)]: value.slice(i + 1) };
 }
 
+/** The package's version, from its package.json (beside `src/` in the repository, beside `dist/` when installed). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/**
+ * Lets `import()` load TypeScript job modules: tsx (a dependency of the package) registered as Node's ESM loader,
+ * once, and only for a TypeScript job. Run from the sources (`node --import tsx src/cli/main.ts`), TypeScript
+ * already loads.
+ */
+let typeScriptEnabled = import.meta.url.endsWith(".ts");
+async function enableTypeScript(): Promise<void> {
+  if (typeScriptEnabled) return;
+  const { register } = await import("tsx/esm/api");
+  register();
+  typeScriptEnabled = true;
+}
+
+/** The package.json that decides whether `file` is an ES module (its nearest one), and its "type". */
+function packageScope(file: string): { packageJson?: string; type?: string } {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const packageJson = path.join(dir, "package.json");
+    if (existsSync(packageJson)) {
+      try {
+        return {
+          packageJson,
+          type: (JSON.parse(readFileSync(packageJson, "utf8")) as { type?: string }).type,
+        };
+      } catch {
+        return { packageJson };
+      }
+    }
+    if (path.dirname(dir) === dir) return {};
+  }
+}
+
+/**
+ * A TypeScript job that would be compiled to CommonJS fails at once, with what to do: its `import` of spate would
+ * load a second, CommonJS-compiled copy of the package, whose StreamingContext the command cannot run.
+ */
+function requireEsmTypeScript(modulePath: string, file: string): void {
+  const ext = path.extname(file);
+  if (ext === ".mts") return;
+  const scope = packageScope(file);
+  if (ext !== ".cts" && scope.type === "module") return;
+  const esmName = `${path.basename(file, ext)}.mts`;
+  throw new SpateError(
+    "SPATE_INVALID_ARGUMENT",
+    `${modulePath} would run as CommonJS (${
+      ext === ".cts"
+        ? "a .cts file"
+        : scope.packageJson
+          ? `${scope.packageJson} does not say "type": "module"`
+          : 'no package.json says "type": "module"'
+    }), and a CommonJS job loads a copy of spate of its own that the spate command cannot run. ` +
+      `Add "type": "module" to ${scope.packageJson ?? "the project's package.json"}, or name the job ${esmName}.`,
+  );
+}
+
 /** Loads a job module: it exports (as default, or as `createContext`) the function that builds the context. */
 async function loadJob(modulePath: string): Promise<Create> {
   const file = path.resolve(modulePath);
   if (!existsSync(file)) throw new SpateError("SPATE_INVALID_ARGUMENT", `No job module at ${file}.`);
-  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown; createContext?: unknown };
-  const create = mod.default ?? mod.createContext;
-  if (typeof create !== "function") {
+  if (/\.[cm]?tsx?$/.test(file)) {
+    requireEsmTypeScript(modulePath, file);
+    await enableTypeScript();
+  }
+  type Exports = { default?: unknown; createContext?: unknown };
+  const mod = (await import(pathToFileURL(file).href)) as Exports;
+  // A CommonJS module arrives as `default` (its module.exports), with `default.default` when compiled from ESM.
+  const cjs = (typeof mod.default === "object" && mod.default !== null ? mod.default : {}) as Exports;
+  const create = [mod.default, mod.createContext, cjs.default, cjs.createContext].find(
+    (f) => typeof f === "function",
+  );
+  if (create === undefined) {
     throw new SpateError(
       "SPATE_INVALID_ARGUMENT",
       `${modulePath} must export the function that builds the StreamingContext, as its default export or as ` +
         "createContext: export default function createContext() { const ssc = new StreamingContext(...); ...; return ssc; }",
     );
   }
-  return create as Create;
+  return checked(modulePath, create as Create);
+}
+
+/** A StreamingContext, maybe of another copy of the package (where `instanceof` does not hold). */
+function looksLikeContext(x: unknown): boolean {
+  const o = x as { start?: unknown; awaitTermination?: unknown } | null;
+  return (
+    typeof o === "object" &&
+    o !== null &&
+    typeof o.start === "function" &&
+    typeof o.awaitTermination === "function"
+  );
+}
+
+/** The job's create function, failing with a coded error when what it returns is not a StreamingContext. */
+function checked(modulePath: string, create: Create): Create {
+  return async (job) => {
+    const ssc: unknown = await create(job);
+    if (ssc instanceof StreamingContext) return ssc;
+    const what =
+      ssc === null || typeof ssc !== "object"
+        ? String(ssc)
+        : `an object${ssc.constructor?.name ? ` of class ${ssc.constructor.name}` : ""}`;
+    throw new SpateError(
+      "SPATE_INVALID_ARGUMENT",
+      looksLikeContext(ssc)
+        ? `The create function of ${modulePath} returned a StreamingContext of another copy of spate than the one ` +
+            "running the command. Import spate in the job from the project whose spate command runs it."
+        : `The create function of ${modulePath} returned ${what}, not a StreamingContext. It must build the ` +
+            "context and return it: const ssc = new StreamingContext(...); ...; return ssc;",
+    );
+  };
+}
+
+/** A checkpoint folder to read: one that exists and is a folder, else a coded error saying what is wrong. */
+function existingCheckpointFolder(dir: string): FileCheckpointStore {
+  const store = new FileCheckpointStore(dir);
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(store.location).isDirectory();
+  } catch {
+    throw new SpateError(
+      "SPATE_INVALID_ARGUMENT",
+      `No checkpoint folder at ${store.location}. Give the folder a job checkpoints into (spate run --checkpoint).`,
+    );
+  }
+  if (!isFolder) {
+    throw new SpateError(
+      "SPATE_INVALID_ARGUMENT",
+      `${store.location} is a file, not a checkpoint folder. Give the folder a job checkpoints into (spate run --checkpoint).`,
+    );
+  }
+  return store;
 }
 
 function printReport(report: CheckpointReport): void {
@@ -74,7 +197,9 @@ function printReport(report: CheckpointReport): void {
 }
 
 export function program(): Command {
-  const cli = new Command("spate").description("Fault-tolerant stream processing on Spark Streaming's model");
+  const cli = new Command("spate")
+    .description("Fault-tolerant stream processing on Spark Streaming's model")
+    .version(version(), "-V, --version", "print the version of spate");
 
   cli
     .command("run")
@@ -136,7 +261,7 @@ export function program(): Command {
     .argument("<dir>")
     .option("--json", "print JSON")
     .action(async (dir: string, opts: { json?: boolean }) => {
-      const report = await inspectCheckpoint(new FileCheckpointStore(dir));
+      const report = await inspectCheckpoint(existingCheckpointFolder(dir));
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else printReport(report);
     });
@@ -145,7 +270,7 @@ export function program(): Command {
     .description("exit 0 when the newest checkpoint restores, 1 otherwise")
     .argument("<dir>")
     .action(async (dir: string) => {
-      const report = await inspectCheckpoint(new FileCheckpointStore(dir));
+      const report = await inspectCheckpoint(existingCheckpointFolder(dir));
       const bad = report.files.filter((f) => !f.verifies);
       if (report.newestRestores) {
         process.stdout.write(`ok: ${report.newest!.name} restores (${report.files.length} files)\n`);
@@ -162,12 +287,33 @@ export function program(): Command {
   return cli;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  program()
-    .parseAsync(process.argv)
-    .catch((e: unknown) => {
-      const code = e instanceof SpateError ? ` [${e.code}]` : "";
-      process.stderr.write(`spate: ${e instanceof Error ? e.message : String(e)}${code}\n`);
-      process.exit(1);
-    });
+/** Runs the command line; any failure prints one line (with its code) and exits 1. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    const code = e instanceof SpateError ? ` [${e.code}]` : "";
+    process.stderr.write(`spate: ${e instanceof Error ? e.message : String(e)}${code}\n`);
+    process.exit(1);
+  }
 }
+
+/**
+ * Whether this module is the program Node was asked to run. Installed, `process.argv[1]` is the `.bin/spate` symlink
+ * (or a path without the extension), so both sides are compared as real paths.
+ */
+function isEntryPoint(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  const self = realpathSync(fileURLToPath(import.meta.url));
+  for (const candidate of [arg, `${arg}.js`, `${arg}.ts`]) {
+    try {
+      if (realpathSync(candidate) === self) return true;
+    } catch {
+      // not this one
+    }
+  }
+  return false;
+}
+
+if (isEntryPoint()) void main();
