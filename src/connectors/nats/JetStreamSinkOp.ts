@@ -223,67 +223,72 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
       }
       // From the first that failed on, one at a time (those of the window that did land are acknowledged again as
       // duplicates, by their ids).
-      const e = (results[failed] as PromiseRejectedResult).reason;
-      const m = batch[failed]!;
-      if (!(await this.retriable(session, e, m)))
-        throw publishFailed(e, m, time, maxPayload, session.servers);
-      this.carefulUntil = Date.now() + CAREFUL_FOR;
-      i += failed;
+      const error = (results[failed] as PromiseRejectedResult).reason;
+      await this.publishWithRetries(session, batch[failed]!, time, maxPayload, tally, { error });
+      i += failed + 1;
     }
   }
 
-  /** Publishes one message, trying again through an election until `unavailableTimeout` has passed. */
+  /**
+   * Publishes one message, trying again through an election until `unavailableTimeout` has passed since its first
+   * failure; `failed`: how its first attempt, made in a window, failed.
+   */
   private async publishWithRetries(
     session: JetStreamSession,
     m: Message,
     time: number,
     maxPayload: number,
     tally: Tally,
+    failed?: { error: unknown },
   ): Promise<void> {
     const ackTimeout = this.options.ackTimeout ?? 10_000;
     const limit = this.options.unavailableTimeout ?? DEFAULT_UNAVAILABLE_TIMEOUT;
     const log = this.owner!.context.log;
     let failingSince: number | undefined;
-    for (let attempt = 0; ; attempt++) {
-      const left = failingSince === undefined ? limit : failingSince + limit - Date.now();
-      try {
+    let last = failed;
+    for (let attempt = failed ? 1 : 0; ; attempt++) {
+      if (last === undefined) {
+        const left = failingSince === undefined ? limit : failingSince + limit - Date.now();
         // A retry waits less for its acknowledgement: one sent to a node that died must not hold back the next.
         const timeout =
           failingSince === undefined
             ? ackTimeout
             : Math.max(200, Math.min(ackTimeout, RETRY_ACK_TIMEOUT, left));
-        const ack = await session.js.publish(m.subject, m.payload, { msgID: m.id, timeout });
-        if (ack.duplicate) tally.duplicates++;
-        if (failingSince !== undefined) {
-          log.info(
-            {
-              subject: m.subject,
-              batchTime: time,
-              attempts: attempt + 1,
-              failedForMs: Date.now() - failingSince,
-            },
-            "JetStream accepts publishes again",
-          );
+        try {
+          const ack = await session.js.publish(m.subject, m.payload, { msgID: m.id, timeout });
+          if (ack.duplicate) tally.duplicates++;
+          if (failingSince !== undefined) {
+            log.info(
+              {
+                subject: m.subject,
+                batchTime: time,
+                attempts: attempt + 1,
+                failedForMs: Date.now() - failingSince,
+              },
+              "JetStream accepts publishes again",
+            );
+          }
+          return;
+        } catch (error) {
+          last = { error };
         }
-        return;
-      } catch (e) {
-        if (!(await this.retriable(session, e, m)))
-          throw publishFailed(e, m, time, maxPayload, session.servers);
-        this.carefulUntil = Date.now() + CAREFUL_FOR;
-        failingSince ??= Date.now();
-        const waited = Date.now() - failingSince;
-        if (waited >= limit) {
-          throw publishFailed(e, m, time, maxPayload, session.servers, waited);
-        }
-        if (attempt === 0) {
-          log.warn(
-            { subject: m.subject, batchTime: time, error: (e as Error)?.message ?? String(e) },
-            "publish to JetStream failed (the cluster may be electing a stream leader); retrying it in order",
-          );
-        }
-        tally.retries++;
-        await sleep(Math.min(RETRY_BACKOFF[Math.min(attempt, RETRY_BACKOFF.length - 1)]!, limit - waited));
       }
+      const e = last.error;
+      last = undefined;
+      if (!(await this.retriable(session, e, m)))
+        throw publishFailed(e, m, time, maxPayload, session.servers);
+      this.carefulUntil = Date.now() + CAREFUL_FOR;
+      if (failingSince === undefined) {
+        failingSince = Date.now();
+        log.warn(
+          { subject: m.subject, batchTime: time, error: (e as Error)?.message ?? String(e) },
+          "publish to JetStream failed (the cluster may be electing a stream leader); retrying it in order",
+        );
+      }
+      const waited = Date.now() - failingSince;
+      if (waited >= limit) throw publishFailed(e, m, time, maxPayload, session.servers, waited);
+      tally.retries++;
+      await sleep(Math.min(RETRY_BACKOFF[Math.min(attempt, RETRY_BACKOFF.length - 1)]!, limit - waited));
     }
   }
 
