@@ -74,7 +74,7 @@ const WATCH_INTERVAL = 1000;
 /** A consumer that delivered nothing for this long is checked against the stream (has it messages past ours?). */
 const IDLE_CHECK = 3000;
 /** Waits between attempts to re-create a consumer. */
-const RECREATE_BACKOFF = [250, 500, 1000];
+const RECREATE_BACKOFF = [250, 500];
 
 /** One ordered consumer, as created; a stalled one is retired and replaced by a new one. */
 interface Reader {
