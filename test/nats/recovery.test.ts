@@ -1,7 +1,7 @@
 // natsJetStream getting over a lost consumer on its own: the server drops the job's consumer, and the source
 // re-creates it at the next sequence it needs (no message lost or repeated), saying so in its log, to listeners,
 // in the UI's JSON and in its metrics; a stream that stays unreadable past unavailableTimeout fails the job with a
-// coded error.
+// coded error; an idle consumer on quiet subjects is left alone.
 import {
   type InputRecoveryInfo,
   type Logger,
@@ -131,6 +131,43 @@ describe("natsJetStream recovering on its own", () => {
       await ssc.stop();
     } finally {
       await own.stop();
+    }
+  });
+
+  it("leaves alone an idle consumer whose subjects have nothing new, while other subjects of the stream do", {
+    timeout: 60_000,
+  }, async () => {
+    await addStream(server.url, { name: "QUIET", subjects: ["quiet.>"] });
+    const logger = recordingLogger();
+    const ssc = new StreamingContext({ batchDuration: 100, logger });
+    const texts: string[] = [];
+    natsJetStream(ssc, {
+      servers: server.url,
+      stream: "QUIET",
+      subjects: "quiet.mine",
+      unavailableTimeout: 1000,
+    }).foreachRDD(async (rdd) => {
+      for (const m of await rdd.collect()) texts.push(m.text);
+    });
+    const events: InputRecoveryInfo[] = [];
+    ssc.addStreamingListener({ onInputRecovered: ({ recoveryInfo }) => events.push(recoveryInfo) });
+    await ssc.start();
+    try {
+      await publishAll(server.url, [["quiet.mine", "one"]]);
+      await until(() => texts.length === 1, "the first message");
+      // Only other subjects get messages for several idle checks (and longer than unavailableTimeout).
+      for (let i = 0; i < 8; i++) {
+        await publishAll(server.url, [["quiet.other", `other-${i}`]]);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(ssc.state()).toBe("active");
+      expect(events).toEqual([]);
+      expect(logger.lines.filter(([level]) => level === "warn" || level === "error")).toEqual([]);
+      await publishAll(server.url, [["quiet.mine", "two"]]);
+      await until(() => texts.length === 2, "the next message");
+      expect(texts).toEqual(["one", "two"]);
+    } finally {
+      await ssc.stop();
     }
   });
 });
