@@ -10,6 +10,9 @@
 //     --checkpoint .spate-checkpoints/nats-word-count
 //   nats pub lines.in "to be or not to be"
 //   nats stream view TOTALS                                   # ["to",1] ["be",1] … ["to",2] ["be",2]
+//
+// On a NATS cluster, give every node, separated by commas (node1:4222,node2:4222,node3:4222), and create the streams
+// with --replicas 3: the job then rides out the loss of any one node.
 import {
   type JobArgs,
   natsJetStream,

@@ -46,6 +46,7 @@ export { SocketReceiver } from "./receiver/SocketReceiver.js";
 export type {
   BatchInfo,
   CheckpointInfo,
+  InputRecoveryInfo,
   OutputOperationInfo,
   ReceiverInfo,
   StreamingListener,

@@ -61,6 +61,20 @@ export interface ReceiverInfo {
   lastErrorTime?: number;
 }
 
+/** An input stream that got over trouble on its own (a JetStream consumer re-created after a NATS node died). */
+export interface InputRecoveryInfo {
+  /** The id of the input stream. */
+  readonly streamId: string;
+  /** Its kind (`natsJetStream`). */
+  readonly kind: string;
+  /** Wall-clock ms of the recovery. */
+  readonly time: number;
+  /** What went wrong and what was done. */
+  readonly message: string;
+  /** How long the input delivered nothing, in ms. */
+  readonly stalledMs: number;
+}
+
 /** Receives the events of a running context (Spark's StreamingListener); every method is optional. */
 export interface StreamingListener {
   onStreamingStarted?(event: { time: number }): void;
@@ -73,6 +87,7 @@ export interface StreamingListener {
   onReceiverStarted?(event: { receiverInfo: ReceiverInfo }): void;
   onReceiverError?(event: { receiverInfo: ReceiverInfo }): void;
   onReceiverStopped?(event: { receiverInfo: ReceiverInfo }): void;
+  onInputRecovered?(event: { recoveryInfo: InputRecoveryInfo }): void;
 }
 
 type EventName = keyof StreamingListener;

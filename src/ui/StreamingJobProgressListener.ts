@@ -1,6 +1,7 @@
 import type {
   BatchInfo,
   CheckpointInfo,
+  InputRecoveryInfo,
   ReceiverInfo,
   StreamingListener,
 } from "../scheduler/StreamingListener.js";
@@ -30,6 +31,13 @@ export interface ProgressObserver {
   /** Any receiver event (before `receiverError` for an error). */
   receiverSeen?(info: ReceiverInfo): void;
   receiverError?(info: ReceiverInfo): void;
+  inputRecovered?(info: InputRecoveryInfo): void;
+}
+
+/** The recoveries of one input stream (a JetStream consumer re-created after a NATS node died). */
+export interface InputRecoveries {
+  readonly count: number;
+  readonly last: InputRecoveryInfo;
 }
 
 /** A fixed-size ring of the most recent items, oldest first. */
@@ -82,6 +90,7 @@ export class StreamingJobProgressListener implements StreamingListener {
   private readonly recordsPerStream = new Map<string, number>();
   private readonly receiverStatus = new Map<string, ReceiverStatus>();
   private readonly checkpointsByOperator = new Map<string, OperatorCheckpoints>();
+  private readonly recoveriesByStream = new Map<string, InputRecoveries>();
 
   constructor(
     readonly batchDuration: number,
@@ -142,6 +151,15 @@ export class StreamingJobProgressListener implements StreamingListener {
 
   onReceiverStopped({ receiverInfo }: { receiverInfo: ReceiverInfo }): void {
     this.updateReceiver(receiverInfo, false);
+  }
+
+  onInputRecovered({ recoveryInfo }: { recoveryInfo: InputRecoveryInfo }): void {
+    const before = this.recoveriesByStream.get(recoveryInfo.streamId);
+    this.recoveriesByStream.set(recoveryInfo.streamId, {
+      count: (before?.count ?? 0) + 1,
+      last: recoveryInfo,
+    });
+    this.observer.inputRecovered?.(recoveryInfo);
   }
 
   /**
@@ -240,6 +258,11 @@ export class StreamingJobProgressListener implements StreamingListener {
 
   receiver(streamId: string): ReceiverStatus | undefined {
     return this.receiverStatus.get(streamId);
+  }
+
+  /** The recoveries of an input stream that recovers on its own, if it ever had to. */
+  recoveries(streamId: string): InputRecoveries | undefined {
+    return this.recoveriesByStream.get(streamId);
   }
 
   checkpoints(operatorId: string): OperatorCheckpoints | undefined {

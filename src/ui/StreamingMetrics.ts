@@ -1,5 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { BatchInfo, CheckpointInfo, ReceiverInfo } from "../scheduler/StreamingListener.js";
+import type {
+  BatchInfo,
+  CheckpointInfo,
+  InputRecoveryInfo,
+  ReceiverInfo,
+} from "../scheduler/StreamingListener.js";
 import type { OperatorState } from "./operators.js";
 import type { ProgressObserver, StreamingJobProgressListener } from "./StreamingJobProgressListener.js";
 
@@ -29,6 +34,7 @@ export class StreamingMetrics implements ProgressObserver {
   private readonly checkpointWrittenBytes: Counter<"operator" | "kind">;
   private readonly checkpointDuration: Histogram<"operator" | "kind">;
   private readonly receiverErrors: Counter<"stream" | "receiver">;
+  private readonly inputRecoveries: Counter<"stream" | "kind">;
 
   constructor(
     appName: string,
@@ -171,6 +177,12 @@ export class StreamingMetrics implements ProgressObserver {
       labelNames: ["stream", "receiver"],
       registers,
     });
+    this.inputRecoveries = new Counter({
+      name: "spate_input_recoveries_total",
+      help: "Times an input stream got over trouble on its own (a JetStream consumer re-created after a stall).",
+      labelNames: ["stream", "kind"],
+      registers,
+    });
   }
 
   batchStarted(info: BatchInfo): void {
@@ -205,5 +217,9 @@ export class StreamingMetrics implements ProgressObserver {
 
   receiverError(info: ReceiverInfo): void {
     this.receiverErrors.inc({ stream: info.streamId, receiver: info.name });
+  }
+
+  inputRecovered(info: InputRecoveryInfo): void {
+    this.inputRecoveries.inc({ stream: info.streamId, kind: info.kind });
   }
 }

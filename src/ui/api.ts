@@ -88,6 +88,9 @@ export interface InputStreamJson {
   numErrors?: number;
   lastErrorTime?: string;
   lastErrorMessage?: string;
+  /** Times it got over trouble on its own (a JetStream consumer re-created), when it ever had to. */
+  numRecoveries?: number;
+  lastRecovery?: { time: string; message: string; stalledMs: number };
 }
 
 /** spate's addition: the stateful operators. */
@@ -264,6 +267,7 @@ export class StreamingApi {
         avgEventRate: average(this.progress.eventRates(s.id).map((r) => r[1])),
         receiver: s.op instanceof ReceiverInputOp ? this.receiver(s.id) : undefined,
         ...(s.op instanceof ReceiverInputOp ? {} : this.inputProblems(s.id)),
+        ...this.recoveries(s.id),
       }),
     );
   }
@@ -275,6 +279,13 @@ export class StreamingApi {
       lastErrorTime: iso(status?.info.lastErrorTime),
       lastErrorMessage: status?.info.lastErrorMessage,
     };
+  }
+
+  private recoveries(streamId: string): Pick<InputStreamJson, "numRecoveries" | "lastRecovery"> {
+    const r = this.progress.recoveries(streamId);
+    if (!r) return {};
+    const { time, message, stalledMs } = r.last;
+    return { numRecoveries: r.count, lastRecovery: { time: iso(time)!, message, stalledMs } };
   }
 
   operators(): OperatorJson[] {

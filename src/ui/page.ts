@@ -239,9 +239,12 @@ const PAGE = /* html */ `<!doctype html>
           : r.isActive ? pill("running", "up") : pill("stopped", "down");
         var e = r || i;
         var err = e.lastErrorMessage || e.lastError;
+        var rec = i.lastRecovery;
         return [i.streamId, r ? i.kind + " (" + r.streamName + ")" : i.kind, status, fmtNum(i.numRecords),
-          fmtNum(i.avgEventRate, 1), r ? fmtNum(r.restarts) : "–", fmtNum(e.numErrors),
-          err ? { err: (e.lastErrorTime ? fmtBatchTime(Date.parse(e.lastErrorTime)) + " " : "") + err } : "–"];
+          fmtNum(i.avgEventRate, 1), r ? fmtNum(r.restarts) : i.numRecoveries ? fmtNum(i.numRecoveries) : "–",
+          fmtNum(e.numErrors),
+          err ? { err: (e.lastErrorTime ? fmtBatchTime(Date.parse(e.lastErrorTime)) + " " : "") + err }
+            : rec ? { err: fmtBatchTime(Date.parse(rec.time)) + " " + rec.message } : "–"];
       }), "no input streams");
   }
 

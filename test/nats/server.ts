@@ -30,9 +30,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `nats-server -js` (on a free port and a new store, unless given; without -js if `jetstream` is false) and resolves once it accepts connections. */
+/** Starts `nats-server -js` (on a free port and a new store, unless given; without -js if `jetstream` is false) and resolves once it accepts connections; `args` are added to its command line. */
 export async function startNatsServer(
-  options: { port?: number; storeDir?: string; jetstream?: boolean } = {},
+  options: { port?: number; storeDir?: string; jetstream?: boolean; args?: string[] } = {},
 ): Promise<NatsServer> {
   const program = ensureDebianPackage("nats-server", "nats-server");
   const storeDir = options.storeDir ?? mkdtempSync(path.join(tmpdir(), "spate-nats-"));
@@ -43,6 +43,7 @@ export async function startNatsServer(
       [
         ...(options.jetstream === false ? [] : ["-js"]),
         ...["-a", "127.0.0.1", "-p", String(port), "-sd", storeDir],
+        ...(options.args ?? []),
       ],
       {
         stdio: ["ignore", "pipe", "pipe"],
@@ -70,8 +71,11 @@ export async function startNatsServer(
     if (!ready) {
       child.kill("SIGKILL");
       await exited;
-      // Another process may have taken the port between freePort() and the server's bind: try another.
-      if (attempt < 3 && options.port === undefined && /address already in use/i.test(out)) continue;
+      // Another process may have taken a port between freePort() and the server's bind: try another.
+      if (attempt < 3 && /address already in use/i.test(out)) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        continue;
+      }
       throw new Error(`nats-server did not start:\n${out}`);
     }
     return {
@@ -89,9 +93,115 @@ export async function startNatsServer(
   }
 }
 
+/** A node of a cluster: the server now running it (replaced by `restart`), and what it keeps across restarts. */
+export interface NatsClusterNode {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly clusterPort: number;
+  readonly storeDir: string;
+  server: NatsServer | undefined;
+}
+
+export interface NatsCluster {
+  readonly nodes: NatsClusterNode[];
+  /** Every node's client URL. */
+  readonly urls: string[];
+  /** The node of that server name (as stream info's `cluster.leader` gives it). */
+  node(name: string): NatsClusterNode;
+  /** SIGKILLs the node's server, keeping its store. */
+  kill(node: NatsClusterNode): Promise<void>;
+  /** Starts the node's server again on its ports and store. */
+  restart(node: NatsClusterNode): Promise<void>;
+  /** Stops every server and deletes the stores. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a cluster of `size` JetStream servers on free ports of 127.0.0.1 (each with its own store, routes to all
+ * the others), and resolves once JetStream answers through every node (its meta leader is elected).
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const ports = new Set<number>();
+  while (ports.size < 2 * size) ports.add(await freePort());
+  const [clientPorts, clusterPorts] = [[...ports].slice(0, size), [...ports].slice(size)];
+  const routes = clusterPorts.map((p) => `nats://127.0.0.1:${p}`).join(",");
+  const nodes: NatsClusterNode[] = clientPorts.map((port, i) => ({
+    name: `n${i + 1}`,
+    url: `127.0.0.1:${port}`,
+    port,
+    clusterPort: clusterPorts[i]!,
+    storeDir: mkdtempSync(path.join(tmpdir(), `spate-nats-n${i + 1}-`)),
+    server: undefined,
+  }));
+  const start = async (node: NatsClusterNode) => {
+    node.server = await startNatsServer({
+      port: node.port,
+      storeDir: node.storeDir,
+      args: [
+        ...["--name", node.name, "--cluster_name", "spate"],
+        ...["--cluster", `nats://127.0.0.1:${node.clusterPort}`, "--routes", routes],
+      ],
+    });
+  };
+  const cluster: NatsCluster = {
+    nodes,
+    urls: nodes.map((n) => n.url),
+    node(name) {
+      const node = nodes.find((n) => n.name === name);
+      if (!node) throw new Error(`no node named ${name} (nodes: ${nodes.map((n) => n.name).join(", ")})`);
+      return node;
+    },
+    async kill(node) {
+      const child = node.server?.process;
+      node.server = undefined;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async restart(node) {
+      if (node.server) throw new Error(`node ${node.name} is running`);
+      await start(node);
+    },
+    async stop() {
+      for (const node of nodes) {
+        await node.server?.stop({ keepStore: true });
+        node.server = undefined;
+        rmSync(node.storeDir, { recursive: true, force: true });
+      }
+    },
+  };
+  try {
+    await Promise.all(nodes.map(start));
+    for (const node of nodes) await untilJetStream(node.url);
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+  return cluster;
+}
+
+/** Waits until JetStream answers through the server at `url` (in a cluster: once a meta leader is elected). */
+export async function untilJetStream(url: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      await withNats(url, async (_nc, jsm) => {
+        await jsm.getAccountInfo();
+      });
+      return;
+    } catch (e) {
+      if (Date.now() > end)
+        throw new Error(`JetStream did not answer at ${url} within ${ms} ms: ${String(e)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 /** Runs `fn` with a connection of its own to the server, closed afterwards. */
 export async function withNats<R>(
-  url: string,
+  url: string | string[],
   fn: (nc: NatsConnection, jsm: JetStreamManager) => Promise<R>,
 ): Promise<R> {
   const nc = await connect({ servers: url });
@@ -103,14 +213,20 @@ export async function withNats<R>(
 }
 
 /** Creates a stream (file storage) with the given config. */
-export function addStream(url: string, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+export function addStream(
+  url: string | string[],
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
   return withNats(url, async (_nc, jsm) => {
     await jsm.streams.add({ storage: "file", ...config } as StreamConfig);
   });
 }
 
 /** Publishes strings to subjects, awaiting each acknowledgement; returns the stream sequences. */
-export function publishAll(url: string, messages: Array<[subject: string, text: string]>): Promise<number[]> {
+export function publishAll(
+  url: string | string[],
+  messages: Array<[subject: string, text: string]>,
+): Promise<number[]> {
   return withNats(url, async (nc) => {
     const js = jetstream(nc);
     const seqs: number[] = [];
@@ -120,7 +236,7 @@ export function publishAll(url: string, messages: Array<[subject: string, text: 
 }
 
 /** Every message a stream holds, in order: `[seq, subject, text]`. */
-export function readStream(url: string, stream: string): Promise<Array<[number, string, string]>> {
+export function readStream(url: string | string[], stream: string): Promise<Array<[number, string, string]>> {
   return withNats(url, async (nc, jsm) => {
     const info = await jsm.streams.info(stream);
     const out: Array<[number, string, string]> = [];

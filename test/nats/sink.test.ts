@@ -1,9 +1,10 @@
 // publishToJetStream against a real nats-server: every record is published and acknowledged; a batch that runs
 // again publishes the same message ids, which JetStream drops, whatever the order of its records; a record larger
-// than the server's max_payload fails the batch with nothing of it published.
+// than the server's max_payload fails the batch with nothing of it published; publishes are retried in order while
+// the server is away, and fail the batch after unavailableTimeout.
 import { type DStream, ManualClock, publishToJetStream, type SpateError, StreamingContext } from "spate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addStream, type NatsServer, readStream, startNatsServer, withNats } from "./server.js";
+import { addStream, type NatsServer, publishAll, readStream, startNatsServer, withNats } from "./server.js";
 
 let server: NatsServer;
 
@@ -100,5 +101,64 @@ describe("publishToJetStream", () => {
     const error = (await ssc.awaitTermination().catch((e: unknown) => e)) as SpateError;
     expect(error.code).toBe("SPATE_NATS_STREAM_NOT_FOUND");
     expect(error.message).toContain("nowhere.a");
+  });
+
+  it("retries publishes while the server is away, in order, each once, and fails the batch past unavailableTimeout", {
+    timeout: 60_000,
+  }, async () => {
+    let own = await startNatsServer();
+    const kill = async () => {
+      const exited = new Promise((resolve) => own.process.once("exit", resolve));
+      own.process.kill("SIGKILL");
+      await exited;
+    };
+    try {
+      await addStream(own.url, { name: "AWAY", subjects: ["away.>"] });
+      const records = (from: number) => Array.from({ length: 50 }, (_, i) => `m${from + i}`);
+      const clock = new ManualClock(0);
+      const ssc = new StreamingContext({ batchDuration: 1000, clock, appName: "nats-away" });
+      publishToJetStream(ssc.queueStream([records(0), records(50), records(100)]), {
+        servers: own.url,
+        subject: "away.x",
+        encode: (r) => r,
+        ackTimeout: 1000,
+        unavailableTimeout: 20_000,
+      });
+      await ssc.start();
+      clock.advance(1000);
+      await ssc.awaitIdle();
+      // The server dies; the next batch publishes while it is away, and it comes back on its store 3 s later.
+      await kill();
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 3000));
+      own = await startNatsServer({ port: own.port, storeDir: own.storeDir });
+      await ssc.awaitIdle();
+      clock.advance(1000);
+      await ssc.awaitIdle();
+      expect(ssc.state()).toBe("active");
+      const texts = (await readStream(own.url, "AWAY")).map(([, , text]) => text);
+      expect(texts).toEqual([...records(0), ...records(50), ...records(100)]);
+
+      // Away for longer than unavailableTimeout: the batch fails, saying so.
+      const clock2 = new ManualClock(0);
+      const failing = new StreamingContext({ batchDuration: 1000, clock: clock2, appName: "nats-away-long" });
+      publishToJetStream(failing.queueStream([["late"]]), {
+        servers: own.url,
+        subject: "away.y",
+        ackTimeout: 500,
+        unavailableTimeout: 1500,
+      });
+      await failing.start();
+      await publishAll(own.url, [["away.z", "the server is up"]]);
+      await kill();
+      clock2.advance(1000);
+      const error = (await failing.awaitTermination().catch((e: unknown) => e)) as SpateError;
+      expect(error.code).toBe("SPATE_NATS_PUBLISH_FAILED");
+      expect(error.message).toContain("unavailableTimeout");
+      await ssc.stop();
+      await failing.stop();
+    } finally {
+      await own.stop();
+    }
   });
 });

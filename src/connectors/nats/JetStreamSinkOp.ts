@@ -4,6 +4,7 @@ import { ForEachOp } from "../../dstream/ForEachOp.js";
 import { InvalidArgumentError, SpateError } from "../../errors.js";
 import type { RDD } from "../../rdd/RDD.js";
 import {
+  DEFAULT_UNAVAILABLE_TIMEOUT,
   isStreamNotFound,
   type JetStreamSession,
   type NatsConnectionOptions,
@@ -36,7 +37,27 @@ export interface JetStreamSinkOptions<T> extends NatsConnectionOptions {
 
 /** Publishes awaited at once: enough to keep the connection busy, few enough to bound memory. */
 const WINDOW = 512;
+/** After a failed publish, publishes go one at a time (in order) for this long: the cluster may be electing. */
+const CAREFUL_FOR = 10_000;
+/** Waits between attempts to publish a message again. */
+const RETRY_BACKOFF = [250, 500, 1000];
+/** How long a retried publish waits for its acknowledgement at most, in ms. */
+const RETRY_ACK_TIMEOUT = 2000;
 const encoder = new TextEncoder();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Message {
+  subject: string;
+  payload: Uint8Array;
+  id: string;
+  partition: number;
+}
+
+/** What the publishes of one batch came to. */
+interface Tally {
+  duplicates: number;
+  retries: number;
+}
 
 /**
  * `publishToJetStream`: an output that publishes every record of every batch to JetStream with a message id derived
@@ -48,6 +69,8 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
   private readonly options: JetStreamSinkOptions<T>;
   private session: Promise<JetStreamSession> | undefined;
   private owner: DStream<T> | undefined;
+  /** Until this wall-clock ms, publishes go one at a time: a publish failed lately. */
+  private carefulUntil = 0;
 
   constructor(parent: DStream<T>, options: JetStreamSinkOptions<T>) {
     super("publishToJetStream", parent, (rdd, time) => this!.publish(rdd, time));
@@ -121,9 +144,10 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
     const maxPayload = session.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
     const prefix = `${owner.context.appName}:${owner.id}:${time}`;
     // Everything is encoded and checked first: a batch with a record too large publishes nothing.
-    const messages: Array<{ subject: string; payload: Uint8Array; id: string; partition: number }> = [];
     const parts = rdd.materialize();
+    const partitions: Message[][] = parts.map(() => []);
     for (let p = 0; p < parts.length; p++) {
+      const messages = partitions[p]!;
       const seen = new Map<string, number>();
       const records = parts[p]!;
       for (let i = 0; i < records.length; i++) {
@@ -147,28 +171,156 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
         messages.push({ subject: to, payload, id, partition: p });
       }
     }
-    const timeout = this.options.ackTimeout ?? 10_000;
-    let duplicates = 0;
-    for (let start = 0; start < messages.length; start += WINDOW) {
-      const acks = messages.slice(start, start + WINDOW).map(async (m) => {
-        try {
-          const ack = await session.js.publish(m.subject, m.payload, { msgID: m.id, timeout });
-          if (ack.duplicate) duplicates++;
-        } catch (e) {
-          throw publishFailed(e, m, time, maxPayload, session.servers);
-        }
-      });
-      await Promise.all(acks);
-    }
-    if (messages.length > 0) {
-      owner.context.log.debug(
-        { operatorId: owner.id, batchTime: time, published: messages.length, duplicates },
-        duplicates > 0
-          ? "published to JetStream; duplicates of an earlier attempt were dropped"
-          : "published to JetStream",
-      );
+    // Partitions publish side by side, each in its order: a failed publish is retried alone, with its later
+    // messages after it, so that a partition's messages land in order whatever the cluster does meanwhile.
+    const tally: Tally = { duplicates: 0, retries: 0 };
+    const window = Math.max(16, Math.floor(WINDOW / Math.max(1, partitions.length)));
+    await Promise.all(
+      partitions.map((messages) => this.publishInOrder(session, messages, time, maxPayload, window, tally)),
+    );
+    const published = partitions.reduce((n, ms) => n + ms.length, 0);
+    if (published > 0) {
+      const data = { operatorId: owner.id, batchTime: time, published, ...tally };
+      if (tally.retries > 0) owner.context.log.info(data, "published to JetStream after retries");
+      else
+        owner.context.log.debug(
+          data,
+          tally.duplicates > 0
+            ? "published to JetStream; duplicates of an earlier attempt were dropped"
+            : "published to JetStream",
+        );
     }
   }
+
+  /** Publishes one partition's messages in order: pipelined while all goes well, one at a time after a failure. */
+  private async publishInOrder(
+    session: JetStreamSession,
+    messages: Message[],
+    time: number,
+    maxPayload: number,
+    window: number,
+    tally: Tally,
+  ): Promise<void> {
+    const timeout = this.options.ackTimeout ?? 10_000;
+    let i = 0;
+    while (i < messages.length) {
+      if (Date.now() < this.carefulUntil) {
+        await this.publishWithRetries(session, messages[i]!, time, maxPayload, tally);
+        i++;
+        continue;
+      }
+      const batch = messages.slice(i, i + window);
+      const results = await Promise.allSettled(
+        batch.map((m) => session.js.publish(m.subject, m.payload, { msgID: m.id, timeout })),
+      );
+      const failed = results.findIndex((r) => r.status === "rejected");
+      for (const r of failed < 0 ? results : results.slice(0, failed)) {
+        if (r.status === "fulfilled" && r.value.duplicate) tally.duplicates++;
+      }
+      if (failed < 0) {
+        i += batch.length;
+        continue;
+      }
+      // From the first that failed on, one at a time (those of the window that did land are acknowledged again as
+      // duplicates, by their ids).
+      const error = (results[failed] as PromiseRejectedResult).reason;
+      await this.publishWithRetries(session, batch[failed]!, time, maxPayload, tally, { error });
+      i += failed + 1;
+    }
+  }
+
+  /**
+   * Publishes one message, trying again through an election until `unavailableTimeout` has passed since its first
+   * failure; `failed`: how its first attempt, made in a window, failed.
+   */
+  private async publishWithRetries(
+    session: JetStreamSession,
+    m: Message,
+    time: number,
+    maxPayload: number,
+    tally: Tally,
+    failed?: { error: unknown },
+  ): Promise<void> {
+    const ackTimeout = this.options.ackTimeout ?? 10_000;
+    const limit = this.options.unavailableTimeout ?? DEFAULT_UNAVAILABLE_TIMEOUT;
+    const log = this.owner!.context.log;
+    let failingSince: number | undefined;
+    let last = failed;
+    for (let attempt = failed ? 1 : 0; ; attempt++) {
+      if (last === undefined) {
+        const left = failingSince === undefined ? limit : failingSince + limit - Date.now();
+        // A retry waits less for its acknowledgement: one sent to a node that died must not hold back the next.
+        const timeout =
+          failingSince === undefined
+            ? ackTimeout
+            : Math.max(200, Math.min(ackTimeout, RETRY_ACK_TIMEOUT, left));
+        try {
+          const ack = await session.js.publish(m.subject, m.payload, { msgID: m.id, timeout });
+          if (ack.duplicate) tally.duplicates++;
+          if (failingSince !== undefined) {
+            log.info(
+              {
+                subject: m.subject,
+                batchTime: time,
+                attempts: attempt + 1,
+                failedForMs: Date.now() - failingSince,
+              },
+              "JetStream accepts publishes again",
+            );
+          }
+          return;
+        } catch (error) {
+          last = { error };
+        }
+      }
+      const e = last.error;
+      last = undefined;
+      if (!(await this.retriable(session, e, m)))
+        throw publishFailed(e, m, time, maxPayload, session.servers);
+      this.carefulUntil = Date.now() + CAREFUL_FOR;
+      if (failingSince === undefined) {
+        failingSince = Date.now();
+        log.warn(
+          { subject: m.subject, batchTime: time, error: (e as Error)?.message ?? String(e) },
+          "publish to JetStream failed (the cluster may be electing a stream leader); retrying it in order",
+        );
+      }
+      const waited = Date.now() - failingSince;
+      if (waited >= limit) throw publishFailed(e, m, time, maxPayload, session.servers, waited);
+      tally.retries++;
+      await sleep(Math.min(RETRY_BACKOFF[Math.min(attempt, RETRY_BACKOFF.length - 1)]!, limit - waited));
+    }
+  }
+
+  /** Whether a failed publish may succeed later (an election, a lost node); a missing stream fails at once. */
+  private async retriable(session: JetStreamSession, e: unknown, m: Message): Promise<boolean> {
+    if (isNoResponders(e)) {
+      // No stream leader now, or no stream at all: the meta leader knows which (when it answers).
+      try {
+        await session.quick.jsm.streams.find(m.subject);
+      } catch (found) {
+        if (isStreamNotFound(found)) throw noStreamFor(m.subject, session.servers, e);
+      }
+      return true;
+    }
+    const name = (e as Error | null)?.name;
+    if (name === "TimeoutError" || name === "RequestError") return true;
+    const status = (e as { status?: unknown } | null)?.status;
+    return status === 503 || /temporarily unavailable|timeout/i.test((e as Error | null)?.message ?? "");
+  }
+}
+
+/** Whether a request found no one to answer it (on JetStream: no stream leader for the subject, or no stream). */
+function isNoResponders(e: unknown): boolean {
+  for (
+    let c = e as { name?: string; message?: string; cause?: unknown } | undefined;
+    c;
+    c = c.cause as typeof c
+  ) {
+    if (c.name === "NoResponders" || /no responders/i.test(c.message ?? "")) return true;
+    if (c.cause === c) break;
+  }
+  return false;
 }
 
 function tooLarge(subject: string, time: number, partition: number, bytes: number, max: number): SpateError {
@@ -199,15 +351,19 @@ function publishFailed(
   time: number,
   max: number,
   servers: string,
+  retriedForMs?: number,
 ): SpateError {
+  if (e instanceof SpateError) return e;
   const message = (e as Error)?.message ?? String(e);
   if (/max_payload/i.test(message)) return tooLarge(m.subject, time, m.partition, m.payload.length, max);
-  const cause = (e as { cause?: { message?: string } })?.cause?.message ?? "";
-  if (/no responders/i.test(`${message} ${cause}`)) return noStreamFor(m.subject, servers, e);
   return new SpateError(
     "SPATE_NATS_PUBLISH_FAILED",
-    `Publishing batch ${time} to ${m.subject} on ${servers} failed: ${message}. The batch failed; when it runs ` +
-      "again (after a restart) what it already published is de-duplicated.",
+    `Publishing batch ${time} to ${m.subject} on ${servers} failed: ${message}` +
+      (retriedForMs === undefined
+        ? ""
+        : ` (retried for ${Math.round(retriedForMs / 1000)} s, unavailableTimeout; a majority of the stream's ` +
+          "replicas must be up for it to have a leader)") +
+      ". The batch failed; when it runs again (after a restart) what it already published is de-duplicated.",
     { cause: e, retriable: true },
   );
 }

@@ -1,10 +1,12 @@
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { ConsumerMessages, JsMsg, MsgRequest } from "@nats-io/jetstream";
 import type { DStream } from "../../DStream.js";
 import type { InputLog, Operator } from "../../dstream/Operator.js";
 import { InvalidArgumentError, SpateError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { RDD } from "../../rdd/RDD.js";
 import {
+  DEFAULT_UNAVAILABLE_TIMEOUT,
+  isStreamNotFound,
   type JetStreamSession,
   type NatsConnectionOptions,
   openJetStream,
@@ -67,6 +69,18 @@ const DEFAULT_MAX_PER_BATCH = 10_000;
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 /** A restart fails when the re-read of recorded batches gets no message for this long. */
 const REPLAY_IDLE_TIMEOUT = 30_000;
+/** How often the watchdog looks at the consumer. */
+const WATCH_INTERVAL = 1000;
+/** A consumer that delivered nothing for this long is checked against the stream (has it messages past ours?). */
+const IDLE_CHECK = 3000;
+/** Waits between attempts to re-create a consumer. */
+const RECREATE_BACKOFF = [250, 500];
+
+/** One ordered consumer, as created; a stalled one is retired and replaced by a new one. */
+interface Reader {
+  messages: ConsumerMessages;
+  retired: boolean;
+}
 
 const decoder = new TextDecoder();
 
@@ -90,13 +104,26 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
   /** The highest sequence delivered by the consumer. */
   private delivered = 0;
   private session: Promise<JetStreamSession> | undefined;
-  private messages: ConsumerMessages | undefined;
+  private reader: Reader | undefined;
   private reading: Promise<void> | undefined;
+  /** The first sequence the first consumer was asked for. */
+  private readFrom = 1;
+  /** Wall-clock ms of the last message delivered (or of the last consumer created, or the last resume). */
+  private lastProgress = 0;
+  /** Wall-clock ms of the last check of an idle consumer against the stream. */
+  private lastIdleCheck = 0;
+  /** Wall-clock ms since when the stream has been unreadable (a stall not yet cured by a delivered message). */
+  private troubleSince: number | undefined;
+  private recovering: Promise<void> | undefined;
+  private checking = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  private owner: DStream<NatsMessage> | undefined;
   private replay: Replay | undefined;
   /** Resumes a consumer paused on a full buffer. */
   private resume: (() => void) | undefined;
   private failure: unknown;
   private stopped = false;
+  private readonly unavailableTimeout: number;
 
   constructor(
     readonly slideDuration: number,
@@ -115,6 +142,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       );
     }
     this.maxPerBatch = positiveInt(options.maxMessagesPerBatch, DEFAULT_MAX_PER_BATCH, "maxMessagesPerBatch");
+    this.unavailableTimeout = options.unavailableTimeout ?? DEFAULT_UNAVAILABLE_TIMEOUT;
     this.next = positiveInt(options.startSequence, 1, "startSequence");
   }
 
@@ -128,6 +156,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       };
     },
     restore: async (data: unknown, self: DStream<any>): Promise<void> => {
+      this.owner = self;
       const d = data as NatsLogData;
       this.batches.clear();
       for (const [t, from, to, count] of d.batches) this.batches.set(t, { from, to, count, messages: [] });
@@ -165,6 +194,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
   };
 
   async start(self: DStream<NatsMessage>): Promise<void> {
+    this.owner = self;
     const session = await this.connect(self);
     if (!this.reading) await this.startReading(session, this.next, self.context.log);
   }
@@ -216,11 +246,33 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
     return this.session;
   }
 
-  /** Creates an ordered consumer from `from` and reads it in the background. */
+  /** Creates an ordered consumer from `from`, reads it in the background, and watches it. */
   private async startReading(session: JetStreamSession, from: number, log: Logger): Promise<void> {
-    let consumer: Awaited<ReturnType<typeof session.js.consumers.get>>;
+    this.readFrom = from;
+    await this.openReader(session, from, log);
+    this.watchdog ??= setInterval(() => this.watch(session, log), WATCH_INTERVAL);
+    this.watchdog.unref();
+  }
+
+  /** The next sequence the job needs. */
+  private get position(): number {
+    return Math.max(this.delivered + 1, this.readFrom);
+  }
+
+  /**
+   * Creates an ordered consumer from `from` and reads it in the background; `quick`: with requests that give up
+   * soon (a re-creation, tried again until the stream has a leader).
+   */
+  private async openReader(
+    session: JetStreamSession,
+    from: number,
+    log: Logger,
+    quick = false,
+  ): Promise<void> {
+    const js = quick ? session.quick.js : session.js;
+    let consumer: Awaited<ReturnType<typeof js.consumers.get>>;
     try {
-      consumer = await session.js.consumers.get(this.stream, {
+      consumer = await js.consumers.get(this.stream, {
         deliver_policy: "by_start_sequence",
         opt_start_seq: from,
         ...(this.subjects.length > 0
@@ -228,7 +280,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
           : {}),
       });
     } catch (e) {
-      if ((e as Error).name === "StreamNotFoundError") throw streamNotFound(this.stream, session.servers);
+      if (isStreamNotFound(e)) throw streamNotFound(this.stream, session.servers);
       if ((e as Error).name === "InvalidArgumentError") {
         throw new InvalidArgumentError(`natsJetStream(${this.stream}): ${(e as Error).message}.`);
       }
@@ -239,46 +291,169 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       max_messages: Math.min(1000, 2 * this.maxPerBatch),
       expires: 2000,
     });
-    this.messages = messages;
+    const reader: Reader = { messages, retired: false };
+    this.reader = reader;
+    this.lastProgress = Date.now();
     void (async () => {
       for await (const n of messages.status()) {
+        if (reader.retired) break;
         if (n.type === "heartbeats_missed" && this.resume !== undefined) {
           // Paused on a full buffer, nothing pulls, so no heartbeat comes: expected, not trouble.
           log.debug({ stream: this.stream, notification: n.type }, "JetStream consumer paused");
         } else if (
           n.type === "heartbeats_missed" ||
           n.type === "consumer_deleted" ||
+          n.type === "consumer_not_found" ||
           n.type === "no_responders"
         ) {
-          log.warn(
-            { stream: this.stream, notification: n.type },
-            "JetStream consumer trouble; it recovers on its own",
-          );
+          // The client waits for the node that held the consumer to come back: re-create it elsewhere instead.
+          this.recover(session, reader, n.type.replace(/_/g, " "), log);
         } else if (n.type === "stream_not_found") {
           this.fail(streamNotFound(this.stream, session.servers));
         }
       }
     })().catch(() => {});
-    this.reading = (async () => {
+    const reading = (async () => {
       for await (const m of messages) {
-        if (this.stopped) break;
+        if (this.stopped || reader.retired) break;
         this.deliver(m);
-        while (!this.stopped && this.full()) await new Promise<void>((resolve) => (this.resume = resolve));
+        while (!this.stopped && !reader.retired && this.full()) {
+          await new Promise<void>((resolve) => (this.resume = resolve));
+          this.lastProgress = Date.now();
+        }
       }
-      if (!this.stopped) {
-        throw new SpateError(
+      if (!this.stopped && !reader.retired) this.recover(session, reader, "the consumer ended", log);
+    })().catch((e) => {
+      if (!this.stopped && !reader.retired) this.recover(session, reader, (e as Error).message, log);
+    });
+    const before = this.reading;
+    this.reading = before ? Promise.all([before, reading]).then(() => {}) : reading;
+  }
+
+  /**
+   * Watches the consumer: one that delivered nothing for a while while the stream holds messages past our
+   * position is stalled (re-created); a stream unreadable for longer than `unavailableTimeout` fails the job.
+   */
+  private watch(session: JetStreamSession, log: Logger): void {
+    if (this.stopped || this.failure !== undefined) return;
+    const now = Date.now();
+    if (this.troubleSince !== undefined && now - this.troubleSince > this.unavailableTimeout) {
+      this.fail(
+        new SpateError(
           "SPATE_NATS_UNAVAILABLE",
-          `The JetStream consumer of stream "${this.stream}" on ${session.servers} stopped delivering messages.`,
+          `The JetStream stream "${this.stream}" on ${session.servers} could not be read for ` +
+            `${Math.round((now - this.troubleSince) / 1000)} s (unavailableTimeout ${this.unavailableTimeout} ms): ` +
+            "no leader, or its consumer could not be re-created. Check the NATS cluster (a majority of the " +
+            "stream's replicas must be up); the job reads on from its checkpoint when restarted.",
           { retriable: true },
+        ),
+      );
+      return;
+    }
+    if (this.recovering || this.checking || this.resume !== undefined || this.reader === undefined) return;
+    if (now - this.lastProgress < IDLE_CHECK || now - this.lastIdleCheck < IDLE_CHECK) return;
+    this.lastIdleCheck = now;
+    this.checking = true;
+    const reader = this.reader;
+    const position = this.position;
+    void this.hasMessagesFrom(session, position)
+      .then((more) => {
+        if (reader !== this.reader || this.stopped) return;
+        if (more) {
+          if (this.lastProgress < now) this.recover(session, reader, "no progress", log);
+        } else {
+          this.troubleSince = undefined; // readable, and nothing to read
+        }
+      })
+      .catch((e) => {
+        if (isStreamNotFound(e)) this.fail(streamNotFound(this.stream, session.servers));
+        else this.troubleSince ??= now;
+      })
+      .finally(() => {
+        this.checking = false;
+      });
+  }
+
+  /** Whether the stream holds a message at `seq` or later (on our subjects). */
+  private async hasMessagesFrom(session: JetStreamSession, seq: number): Promise<boolean> {
+    const info = await session.quick.jsm.streams.info(this.stream);
+    if (info.state.last_seq < seq) return false;
+    if (this.subjects.length === 0) return true;
+    for (const subject of this.subjects) {
+      // The server's MSG.GET takes next_by_subj (since 2.9); the client's type lists it for direct gets only.
+      const query = { seq, next_by_subj: subject } as unknown as MsgRequest;
+      const m = await session.quick.jsm.streams.getMessage(this.stream, query);
+      if (m !== null) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Replaces a stalled consumer by a new one at the next sequence the job needs (the batches' recorded ranges are
+   * untouched, so exactly-once holds), trying again until it works or `unavailableTimeout` has passed.
+   */
+  private recover(session: JetStreamSession, reader: Reader, reason: string, log: Logger): void {
+    if (this.stopped || reader.retired || this.recovering || this.failure !== undefined) return;
+    reader.retired = true;
+    if (this.resume !== undefined) this.wake();
+    const since = Math.min(this.lastProgress, Date.now());
+    this.troubleSince ??= Date.now();
+    void reader.messages.close().catch(() => {});
+    log.warn(
+      { stream: this.stream, reason, nextSequence: this.position },
+      "JetStream consumer stalled; re-creating it",
+    );
+    this.recovering = (async () => {
+      for (let attempt = 0; !this.stopped && this.failure === undefined; attempt++) {
+        const from = this.position;
+        try {
+          await this.openReader(session, from, log, true);
+        } catch (e) {
+          if (e instanceof SpateError && e.code === "SPATE_NATS_STREAM_NOT_FOUND") {
+            this.fail(e);
+            return;
+          }
+          log.debug(
+            { stream: this.stream, attempt, error: e },
+            "cannot re-create the JetStream consumer yet",
+          );
+          await new Promise((resolve) =>
+            setTimeout(resolve, RECREATE_BACKOFF[Math.min(attempt, RECREATE_BACKOFF.length - 1)]),
+          );
+          this.watch(session, log); // fails the job once the stream has been unreadable for too long
+          continue;
+        }
+        const stalledMs = Date.now() - since;
+        const message =
+          `re-created the JetStream consumer of stream "${this.stream}" at sequence ${from} after ${reason} ` +
+          `(${attempt + 1} attempt(s), no message for ${(stalledMs / 1000).toFixed(1)} s)`;
+        log.info(
+          { stream: this.stream, reason, nextSequence: from, attempts: attempt + 1, stalledMs },
+          message,
         );
+        const self = this.owner;
+        self?.context.listenerBus.post("onInputRecovered", () => ({
+          recoveryInfo: {
+            streamId: self.id,
+            kind: this.kind,
+            time: Date.now(),
+            message,
+            stalledMs,
+          },
+        }));
+        return;
       }
-    })().catch((e) => this.fail(e));
+    })().finally(() => {
+      this.recovering = undefined;
+    });
   }
 
   private deliver(m: JsMsg): void {
     const seq = m.seq;
     if (seq <= this.delivered) return; // an ordered consumer never repeats itself; be sure anyway
     this.delivered = seq;
+    this.lastProgress = Date.now();
+    this.troubleSince = undefined;
     const msg: NatsMessage = {
       subject: m.subject,
       seq,
@@ -384,9 +559,12 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
 
   private async close(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
     this.wake();
     this.endReplay();
-    await this.messages?.close().catch(() => {});
+    await this.recovering;
+    await this.reader?.messages.close().catch(() => {});
     await this.reading;
     const session = this.session;
     this.session = undefined;

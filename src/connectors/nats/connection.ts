@@ -5,7 +5,10 @@ import type { Logger } from "../../log.js";
 
 /** How to reach the NATS servers, shared by the JetStream source and sink. */
 export interface NatsConnectionOptions {
-  /** One or more servers, `host:port` or `nats://host:port`. */
+  /**
+   * One or more servers, `host:port` or `nats://host:port` (a string may list several, separated by commas). Give
+   * every node of a cluster: the client moves to another when the one it uses dies.
+   */
   servers: string | string[];
   /**
    * How long to keep trying to reach the servers when the job starts, in ms (default 10000). Each failed attempt is
@@ -13,6 +16,13 @@ export interface NatsConnectionOptions {
    * own, without limit, logging each disconnection.
    */
   connectTimeout?: number;
+  /**
+   * How long a stream may stay unusable once the job runs, in ms (default 30000): a NATS cluster electing a new
+   * stream leader after losing a node takes 4-9 s. The source re-creates a stalled consumer until then, and fails
+   * the job with `SPATE_NATS_UNAVAILABLE` after; the sink retries a publish until then, and fails the batch with
+   * `SPATE_NATS_PUBLISH_FAILED` after.
+   */
+  unavailableTimeout?: number;
 }
 
 /** A connection with its JetStream client and manager. */
@@ -20,11 +30,19 @@ export interface JetStreamSession {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  /**
+   * The same, with requests that give up after {@link QUICK_TIMEOUT} ms: for attempts repeated through a cluster
+   * election, so that one that cannot succeed does not hold back the next one (the default waits 5 s).
+   */
+  readonly quick: { readonly js: JetStreamClient; readonly jsm: JetStreamManager };
   readonly servers: string;
   close(): Promise<void>;
 }
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
+/** The timeout of requests in `JetStreamSession.quick`, in ms. */
+export const QUICK_TIMEOUT = 1500;
+export const DEFAULT_UNAVAILABLE_TIMEOUT = 30_000;
 const STREAM_NOT_FOUND = 10059;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -35,7 +53,10 @@ export function checkConnectionOptions(options: NatsConnectionOptions, what: str
     throw new InvalidArgumentError(`${what} takes an options object with at least { servers }.`);
   }
   const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
-  if (servers.length === 0 || servers.some((s) => typeof s !== "string" || s.trim() === "")) {
+  if (
+    servers.length === 0 ||
+    servers.some((s) => typeof s !== "string" || s.split(",").some((one) => one.trim() === ""))
+  ) {
     throw new InvalidArgumentError(
       `${what} needs servers: a "host:port" string or an array of them (got ${JSON.stringify(options.servers)}).`,
     );
@@ -43,6 +64,10 @@ export function checkConnectionOptions(options: NatsConnectionOptions, what: str
   const t = options.connectTimeout;
   if (t !== undefined && !(typeof t === "number" && Number.isFinite(t) && t >= 0)) {
     throw new InvalidArgumentError(`${what}: connectTimeout is a number of ms >= 0 (got ${String(t)}).`);
+  }
+  const u = options.unavailableTimeout;
+  if (u !== undefined && !(typeof u === "number" && Number.isFinite(u) && u > 0)) {
+    throw new InvalidArgumentError(`${what}: unavailableTimeout is a number of ms > 0 (got ${String(u)}).`);
   }
 }
 
@@ -70,7 +95,9 @@ export async function openJetStream(
     import("@nats-io/transport-node"),
     import("@nats-io/jetstream"),
   ]);
-  const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
+  const servers = (Array.isArray(options.servers) ? options.servers : [options.servers]).flatMap((s) =>
+    s.split(",").map((one) => one.trim()),
+  );
   const where = servers.join(", ");
   const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
   const deadline = Date.now() + timeout;
@@ -128,6 +155,10 @@ export async function openJetStream(
     nc: conn,
     js: jetstream(conn),
     jsm,
+    quick: {
+      js: jetstream(conn, { timeout: QUICK_TIMEOUT }),
+      jsm: await jetstreamManager(conn, { timeout: QUICK_TIMEOUT, checkAPI: false }),
+    },
     servers: where,
     close: async () => {
       if (!conn.isClosed()) await conn.close();
