@@ -19,6 +19,8 @@ export interface Operator<T> {
   readonly stateful?: boolean;
   /** An input stream: computed at the batch time itself, when its input is allocated to the batch. */
   readonly input?: boolean;
+  /** An input stream's record count for a computed batch, when it knows it without computing the records. */
+  numRecords?(time: number): number | undefined;
   /** Called once when the context starts, after ids are assigned; `restoring` when state comes from a checkpoint. */
   initialize?(self: DStream<T>, zeroTime: number, restoring: boolean): void;
   /** How a stateful operator saves its state into data checkpoints and restores it. */

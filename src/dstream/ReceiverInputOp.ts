@@ -5,6 +5,7 @@ import { IllegalStateError } from "../errors.js";
 import { RDD } from "../rdd/RDD.js";
 import { PIDRateEstimator } from "../flow/PIDRateEstimator.js";
 import { RateController } from "../flow/RateController.js";
+import { LinesBlock, type StoredBlock } from "../receiver/Block.js";
 import type { Receiver } from "../receiver/Receiver.js";
 import { ReceiverSupervisor } from "../receiver/ReceiverSupervisor.js";
 import type { ReceiverInfo } from "../scheduler/StreamingListener.js";
@@ -14,7 +15,8 @@ import type { InputLog, Operator } from "./Operator.js";
 
 /** Records a receiver stored in one call: counted as received once logged (with the WAL) or at once (without). */
 interface Block<T> {
-  items: T[];
+  /** The records: an array, or a block decoded each time a batch reads it. */
+  items: T[] | StoredBlock<T>;
   /** Where the block is in the write-ahead log. */
   handle?: WalRecordHandle;
   /** Clock time of writing, for cleaning the log. */
@@ -50,7 +52,9 @@ export class ReceiverInputOp<T> implements Operator<T> {
   private readonly batches = new Map<number, Block<T>[]>();
   private allocatedUpTo: WalRecordHandle | undefined;
   private wal: WriteAheadLog | undefined;
-  /** Log writes one after another, so that blocks are received in log order. */
+  /** Blocks being logged, in log order: received once they and every block before them are durable. */
+  private logging: Array<Block<T> & { durable: boolean }> = [];
+  /** Settles once every block logged so far is durable (or failed). */
   private writes: Promise<unknown> = Promise.resolve();
   private cleaning: Promise<void> = Promise.resolve();
   private running = false;
@@ -94,13 +98,14 @@ export class ReceiverInputOp<T> implements Operator<T> {
         const wal = this.openLog(self);
         for (const [t, refs] of d.batches) {
           const blocks: Block<T>[] = [];
-          for (const ref of refs) blocks.push({ ...ref, items: this.decode(await wal.read(ref.handle)) });
+          for (const ref of refs)
+            blocks.push({ ...ref, items: this.decode(await wal.read(ref.handle), ref.handle) });
           this.batches.set(t, blocks);
         }
         this.allocatedUpTo = d.allocatedUpTo;
         let after = d.allocatedUpTo === undefined;
         for await (const { handle, time, record } of wal.readAll()) {
-          if (after) this.received.push({ items: this.decode(record), handle, time });
+          if (after) this.received.push({ items: this.decode(record, handle), handle, time });
           else if (sameHandle(handle, d.allocatedUpTo!)) after = true;
         }
       },
@@ -116,12 +121,21 @@ export class ReceiverInputOp<T> implements Operator<T> {
           "The receiver write-ahead log lives in the checkpoint directory: call ssc.checkpoint(dir) first.",
         );
       }
-      this.wal = new FileWriteAheadLog(path.join(location, "receivedData", encodeURIComponent(self.id)));
+      // The log is in the checkpoint location: a job that lost it stops writing there (each group is fenced).
+      this.wal = new FileWriteAheadLog(
+        path.join(location, "receivedData", encodeURIComponent(self.id)),
+        60_000,
+        () => self.context.checkOwnership(),
+      );
     }
     return this.wal;
   }
 
-  private decode(record: Uint8Array): T[] {
+  /** A block from its log record: a block of lines (`SPLN`), or an array in a checkpoint file (`SPTE`, 0.1.0 on). */
+  private decode(record: Uint8Array, handle: WalRecordHandle): T[] | StoredBlock<T> {
+    if (LinesBlock.isRecord(record)) {
+      return LinesBlock.decode(record, `${handle.segment}@${handle.offset}`) as unknown as StoredBlock<T>;
+    }
     return decodeCheckpointFile(record, "wal", "write-ahead log record") as T[];
   }
 
@@ -130,21 +144,31 @@ export class ReceiverInputOp<T> implements Operator<T> {
     const { clock, conf, log } = self.context;
     const bus = self.context.listenerBus;
     this.running = true;
-    const push = (items: T[]): Promise<void> | undefined => {
+    const push = (items: T[] | StoredBlock<T>): Promise<void> | undefined => {
       if (!this.running)
         return Promise.reject(new IllegalStateError("SPATE_CONTEXT_STOPPED", "The receiver is stopped."));
+      const time = clock.getTimeMillis();
       if (!wal) {
-        this.received.push({ items, time: clock.getTimeMillis() });
+        this.received.push({ items, time });
         return undefined;
       }
-      const written = this.writes.then(async () => {
-        const time = clock.getTimeMillis();
-        // The log is in the checkpoint location: a job that lost it stops writing there (and fails).
-        await self.context.checkOwnership();
-        const handle = await wal.write(encodeCheckpointFile("wal", items), time);
-        this.received.push({ items, handle, time });
-      });
-      this.writes = written.catch(() => {});
+      // The log commits writes in groups, in call order: one fsync serves every block written meanwhile.
+      const block: Block<T> & { durable: boolean } = { items, time, durable: false };
+      this.logging.push(block);
+      const record = Array.isArray(items) ? encodeCheckpointFile("wal", items) : items.encode();
+      const written = wal.write(record, time).then(
+        (handle) => {
+          block.handle = handle;
+          block.durable = true;
+          this.receiveLogged();
+        },
+        (e) => {
+          this.logging.splice(this.logging.indexOf(block), 1);
+          this.receiveLogged();
+          throw e;
+        },
+      );
+      this.writes = Promise.all([this.writes, written.catch(() => {})]);
       return written;
     };
     const maxRate = conf.getNumber("spate.receiver.maxRate") || undefined;
@@ -175,6 +199,15 @@ export class ReceiverInputOp<T> implements Operator<T> {
       bus.add(this.rateController);
     }
     await supervisor.start();
+  }
+
+  /** Moves the blocks durable so far, up to the first one still being logged, to the received blocks. */
+  private receiveLogged(): void {
+    let n = 0;
+    while (n < this.logging.length && this.logging[n]!.durable) n++;
+    if (n === 0) return;
+    for (const { items, handle, time } of this.logging.splice(0, n))
+      this.received.push({ items, handle, time });
   }
 
   /** The receiver's status, once started. */
@@ -213,6 +246,35 @@ export class ReceiverInputOp<T> implements Operator<T> {
         for (const t of this.batches.keys()) if (t <= time - self.rememberDuration) this.batches.delete(t);
       }
     }
-    return RDD.fromPartitions(blocks.length > 0 ? blocks.map((b) => b.items) : [[]], self.context.rddEnv);
+    return blockRDD(blocks, self);
   }
+
+  /** Records given to the batch at `time` (once computed), counted without decoding them. */
+  numRecords(time: number): number | undefined {
+    const blocks = this.batches.get(time);
+    if (!blocks) return undefined;
+    let n = 0;
+    for (const b of blocks) n += Array.isArray(b.items) ? b.items.length : b.items.count;
+    return n;
+  }
+}
+
+/** One partition per block; blocks held as received are decoded each time a partition is read. */
+function blockRDD<T>(blocks: Block<T>[], self: DStream<T>): RDD<T> {
+  const env = self.context.rddEnv;
+  if (blocks.length === 0) return RDD.fromPartitions([[]], env);
+  if (blocks.every((b) => Array.isArray(b.items)))
+    return RDD.fromPartitions(
+      blocks.map((b) => b.items as T[]),
+      env,
+    );
+  return new RDD<T>(
+    blocks.length,
+    (p, emit) => {
+      const items = blocks[p]!.items;
+      if (Array.isArray(items)) for (let i = 0; i < items.length; i++) emit(items[i]!);
+      else items.forEach(emit);
+    },
+    env,
+  );
 }

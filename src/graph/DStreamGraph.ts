@@ -92,9 +92,12 @@ export class DStreamGraph {
     for (const s of this.inputs) {
       const rdd = s.getOrCompute(time);
       if (!rdd) continue;
-      // Counted by iterating, not materializing: a file stream streams its lines and holds none of a large file.
+      // Counted without materializing: a receiver knows its blocks' counts (lines it has not decoded yet), a file
+      // stream streams its lines and holds none of a large file.
       let n = 0;
-      for (let p = 0; p < rdd.numPartitions; p++) rdd.iterate(p, () => n++);
+      const known = s.op.numRecords?.(time);
+      if (known !== undefined) n = known;
+      else for (let p = 0; p < rdd.numPartitions; p++) rdd.iterate(p, () => n++);
       inputRecords.set(s.id, n);
     }
     const jobs: Job[] = [];

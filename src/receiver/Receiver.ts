@@ -1,8 +1,9 @@
 import { IllegalStateError } from "../errors.js";
+import type { StoredBlock } from "./Block.js";
 
 /** What a running receiver reports to (set by the engine when it starts the receiver). */
 export interface ReceiverHost<T> {
-  store(items: T[]): Promise<void>;
+  store(items: T[] | StoredBlock<T>): Promise<void>;
   restart(reason: string, error?: unknown): void;
   stop(reason: string, error?: unknown): void;
   reportError(message: string, error?: unknown): void;
@@ -43,6 +44,19 @@ export abstract class Receiver<T> {
       );
     }
     return this.#host.store(Array.isArray(data) ? data : [data]);
+  }
+
+  /** @internal Stores a block of records held in the form they arrived in (the socket receiver's lines). */
+  protected storeBlock(block: StoredBlock<T>): Promise<void> {
+    if (!this.#host || this.#detached) {
+      return Promise.reject(
+        new IllegalStateError(
+          "SPATE_CONTEXT_STOPPED",
+          "Receiver.store() was called while the receiver is not running.",
+        ),
+      );
+    }
+    return this.#host.store(block);
   }
 
   /**

@@ -3,6 +3,7 @@ import { RateLimiter } from "../flow/RateLimiter.js";
 import type { Logger } from "../log.js";
 import type { ListenerBus, ReceiverInfo } from "../scheduler/StreamingListener.js";
 import type { Clock } from "../time.js";
+import type { StoredBlock } from "./Block.js";
 import type { Receiver } from "./Receiver.js";
 
 export interface SupervisorOptions {
@@ -20,6 +21,8 @@ export interface SupervisorOptions {
   /** The rate limit at start (maxRate, or backpressure's initial rate); undefined: none. */
   initialRate: number | undefined;
 }
+
+const sizeOf = (data: unknown[] | StoredBlock<unknown>) => (Array.isArray(data) ? data.length : data.count);
 
 /** running: between onStart (just before it) and the next stop; restarting: stopped, waiting to start again. */
 type Phase = "initialized" | "running" | "restarting" | "stopped";
@@ -47,7 +50,7 @@ export class ReceiverSupervisor<T> {
   constructor(
     private readonly receiver: Receiver<T>,
     /** Hands records to the input stream; returns a promise when that is asynchronous (the write-ahead log). */
-    private readonly push: (items: T[]) => Promise<void> | undefined,
+    private readonly push: (items: T[] | StoredBlock<T>) => Promise<void> | undefined,
     private readonly options: SupervisorOptions,
   ) {
     this.limiter = new RateLimiter(options.clock, options.initialRate);
@@ -119,12 +122,14 @@ export class ReceiverSupervisor<T> {
     return this.stopping;
   }
 
-  private store(items: T[]): Promise<void> {
+  private store(data: T[] | StoredBlock<T>): Promise<void> {
     if (this.phase === "stopped") {
       return Promise.reject(new IllegalStateError("SPATE_CONTEXT_STOPPED", "The receiver is stopped."));
     }
-    if (items.length === 0) return Promise.resolve();
-    if (this.limiter.unlimited) return this.pushCounted(items);
+    if (sizeOf(data) === 0) return Promise.resolve();
+    if (this.limiter.unlimited) return this.pushCounted(data);
+    // Under a rate limit, records go in by the limiter's chunks.
+    const items = Array.isArray(data) ? data : data.records();
     // Ask for every chunk's tokens now, so that concurrent stores keep their order, chunk after chunk.
     const size = this.limiter.chunkSize();
     const stored: Promise<void>[] = [];
@@ -135,11 +140,12 @@ export class ReceiverSupervisor<T> {
     return stored.length === 1 ? stored[0]! : Promise.all(stored).then(() => {});
   }
 
-  private pushCounted(items: T[]): Promise<void> {
-    const pushed = this.push(items);
+  private pushCounted(data: T[] | StoredBlock<T>): Promise<void> {
+    const pushed = this.push(data);
+    const size = sizeOf(data);
     const count = () => {
-      this.current.recordsStored += items.length;
-      this.storedSinceStart += items.length;
+      this.current.recordsStored += size;
+      this.storedSinceStart += size;
     };
     if (pushed === undefined) {
       count();

@@ -15,22 +15,63 @@ interface Segment {
   size: number;
 }
 
+/** Writes every buffer, in order, however many calls it takes. */
+async function writeAll(handle: fs.FileHandle, buffers: Uint8Array[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    // One writev takes at most IOV_MAX (1024) buffers.
+    const batch = rest.length > 1024 ? rest.slice(0, 1024) : rest;
+    rest = rest.length > 1024 ? rest.slice(1024) : [];
+    let { bytesWritten } = await handle.writev(batch);
+    let total = 0;
+    for (const b of batch) total += b.length;
+    if (bytesWritten === total) continue;
+    // A short write: finish the rest buffer by buffer.
+    for (const b of batch) {
+      if (bytesWritten >= b.length) {
+        bytesWritten -= b.length;
+        continue;
+      }
+      let from = bytesWritten;
+      bytesWritten = 0;
+      while (from < b.length) from += (await handle.write(b, from)).bytesWritten;
+    }
+  }
+}
+
 const segmentName = (start: number, seq: number) =>
   `log-${String(start).padStart(16, "0")}-${String(seq).padStart(6, "0")}`;
 
+interface PendingWrite {
+  pieces: readonly Uint8Array[];
+  length: number;
+  time: number;
+  resolve: (handle: WalRecordHandle) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The most bytes of records one group commit writes (more wait for the next). */
+const MAX_GROUP_BYTES = 8 * 1024 * 1024;
+
 /**
  * A write-ahead log in a directory of segment files (Spark's FileBasedWriteAheadLog). Each record is framed with its
- * length, a CRC-32 and its time, and fsynced before `write` resolves. A record torn by a crash at the end of the
- * last segment is cut off when the log is opened; a bad record anywhere else is corruption.
+ * length, a CRC-32 and its time, and fsynced before `write` resolves. Writes are committed in groups: records
+ * written while a group is being written and fsynced wait, then go in one write and one fsync, in the order of
+ * their `write` calls. A record torn by a crash at the end of the last segment is cut off when the log is opened;
+ * a bad record anywhere else is corruption.
  */
 export class FileWriteAheadLog implements WriteAheadLog {
   private segments: Segment[] | undefined;
   private handle: fs.FileHandle | undefined;
   private seq = 0;
+  private queue: PendingWrite[] = [];
+  private committing = false;
 
   constructor(
     readonly directory: string,
     private readonly rollingIntervalMs = 60_000,
+    /** Called before each group is written; throws when this process may no longer write (fenced). */
+    private readonly fence: () => Promise<void> = async () => {},
   ) {}
 
   private async open(): Promise<Segment[]> {
@@ -82,14 +123,52 @@ export class FileWriteAheadLog implements WriteAheadLog {
     return { end: offset, last };
   }
 
-  async write(record: Uint8Array, time: number): Promise<WalRecordHandle> {
+  /** Appends a record; resolves once it is durable (with every record written before it). */
+  write(record: Uint8Array | readonly Uint8Array[], time: number): Promise<WalRecordHandle> {
+    const pieces = record instanceof Uint8Array ? [record] : record;
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ pieces, length, time, resolve, reject });
+      if (!this.committing) void this.commit();
+    });
+  }
+
+  /** Writes and fsyncs the waiting records, group after group, until none wait. */
+  private async commit(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.queue.length > 0) {
+        let bytes = 0;
+        let n = 0;
+        while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES))
+          bytes += this.queue[n++]!.length;
+        const group = this.queue.splice(0, n);
+        try {
+          await this.fence();
+          const handles = await this.append(group);
+          for (let i = 0; i < group.length; i++) group[i]!.resolve(handles[i]!);
+        } catch (e) {
+          for (const w of group) w.reject(e);
+        }
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  /** Appends records to the current segment (rolling it first when due) in one write, then fsyncs it. */
+  private async append(group: PendingWrite[]): Promise<WalRecordHandle[]> {
     const segments = await this.open();
+    const time = group[0]!.time;
     let current = segments.at(-1);
     if (!current || !this.handle || time - current.start >= this.rollingIntervalMs) {
+      const opened = this.handle !== undefined;
       await this.handle?.close();
+      this.handle = undefined;
       // The first write after opening starts a segment of its own: the last one found may belong to a job that
       // lost the checkpoint location and still appends to it until it notices.
-      if (!current || !this.handle || time - current.start >= this.rollingIntervalMs) {
+      if (!current || !opened || time - current.start >= this.rollingIntervalMs) {
         current = { name: segmentName(time, this.seq++), start: time, last: time, size: 0 };
         segments.push(current);
       }
@@ -100,18 +179,36 @@ export class FileWriteAheadLog implements WriteAheadLog {
         await dir.close();
       }
     }
-    const frame = new Uint8Array(FRAME + record.length);
-    const view = new DataView(frame.buffer);
-    view.setUint32(0, record.length);
-    view.setUint32(4, crc32(record));
-    view.setFloat64(8, time);
-    frame.set(record, FRAME);
-    await this.handle.write(frame);
-    await this.handle.datasync();
-    const handle = { segment: current.name, offset: current.size, length: record.length };
-    current.size += frame.length;
-    current.last = Math.max(current.last, time);
-    return handle;
+    const buffers: Uint8Array[] = [];
+    const handles: WalRecordHandle[] = [];
+    let offset = current.size;
+    let last = current.last;
+    for (const { pieces, length, time } of group) {
+      const frame = new Uint8Array(FRAME);
+      const view = new DataView(frame.buffer);
+      let sum = 0;
+      for (const p of pieces) sum = crc32(p, sum);
+      view.setUint32(0, length);
+      view.setUint32(4, sum);
+      view.setFloat64(8, time);
+      buffers.push(frame, ...pieces);
+      handles.push({ segment: current.name, offset, length });
+      offset += FRAME + length;
+      last = Math.max(last, time);
+    }
+    try {
+      await writeAll(this.handle, buffers);
+      await this.handle.datasync();
+    } catch (e) {
+      // What this write left is unknown: reopen (cutting off a torn tail) before writing again.
+      await this.handle.close().catch(() => {});
+      this.handle = undefined;
+      this.segments = undefined;
+      throw e;
+    }
+    current.size = offset;
+    current.last = last;
+    return handles;
   }
 
   async read(handle: WalRecordHandle): Promise<Uint8Array> {

@@ -10,8 +10,11 @@ export interface WalRecordHandle {
  * survives a crash of the process at any instant.
  */
 export interface WriteAheadLog {
-  /** Appends a record durably; `time` is the clock time it belongs to, used by `clean`. */
-  write(record: Uint8Array, time: number): Promise<WalRecordHandle>;
+  /**
+   * Appends a record durably (given whole, or in pieces to write one after another); `time` is the clock time it
+   * belongs to, used by `clean`.
+   */
+  write(record: Uint8Array | readonly Uint8Array[], time: number): Promise<WalRecordHandle>;
   read(handle: WalRecordHandle): Promise<Uint8Array>;
   /** Every record, in write order. */
   readAll(): AsyncIterable<{ handle: WalRecordHandle; time: number; record: Uint8Array }>;
