@@ -28,6 +28,13 @@ export interface ScenarioResult {
   /** Heap bytes per key held in state, and per key of a plain Map of the same entries. */
   bytesPerKey?: number;
   baselineBytesPerKey?: number;
+  /** Ingest: MB/s of write-ahead log written, and the disk's fsynced write bandwidth measured in the same run. */
+  logMBPerSec?: number;
+  diskMBPerSec?: number;
+  /** Ingest: p99 time from a receiver's `store` call to its promise resolving (with the log: records durable). */
+  p99StoreMs?: number;
+  /** The batch interval of a scenario on the system clock. */
+  batchIntervalMs?: number;
   /** Peak resident set size of the process that ran the engine, in MiB. */
   peakRssMb?: number;
   /** Soak: batches run, their rate, and the slopes of heap (after a full collection) and RSS over the second half. */
@@ -54,6 +61,10 @@ export const RESULT_FIELDS = [
   "recoveryMs",
   "bytesPerKey",
   "baselineBytesPerKey",
+  "logMBPerSec",
+  "diskMBPerSec",
+  "p99StoreMs",
+  "batchIntervalMs",
   "peakRssMb",
   "batches",
   "batchesPerSec",

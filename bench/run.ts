@@ -5,6 +5,7 @@
 //   npm run bench -- --quick           fewer batches, no 10M-key scenario: under 3 minutes
 //   npm run bench -- --only wordcount,memory-1M
 //   npm run bench -- --out /tmp/r.json (default: bench/results/latest.json)
+//   npm run bench -- --only ingest --ingest-lines 1000000   (lines sent to each reader; default 10M, 2M quick)
 //   --smoke                            a handful of records per scenario, for tests only: its figures mean nothing
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -17,7 +18,7 @@ import { type BenchmarkUnit, SCENARIO_NAMES, UNITS } from "./scenarios.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
-const USAGE = `usage: npm run bench -- [--quick | --smoke] [--only <name>[,<name>...]] [--out <file>]
+const USAGE = `usage: npm run bench -- [--quick | --smoke] [--only <name>[,<name>...]] [--out <file>] [--ingest-lines <n>]
 scenarios: ${SCENARIO_NAMES.join(", ")}`;
 
 interface Options {
@@ -34,6 +35,7 @@ function options(argv: string[]): Options {
       smoke: { type: "boolean", default: false },
       only: { type: "string" },
       out: { type: "string" },
+      "ingest-lines": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -42,6 +44,11 @@ function options(argv: string[]): Options {
     process.exit(0);
   }
   if (values.quick && values.smoke) throw new Error(`--quick and --smoke exclude each other\n${USAGE}`);
+  const ingestLines = values["ingest-lines"];
+  if (ingestLines !== undefined && !/^[1-9][0-9]*$/.test(ingestLines))
+    throw new Error(`--ingest-lines wants a positive integer\n${USAGE}`);
+  // The ingest scenario reads it in its own process.
+  if (ingestLines !== undefined) process.env.SPATE_BENCH_INGEST_LINES = ingestLines;
   const only = values.only
     ?.split(",")
     .map((s) => s.trim())
@@ -154,6 +161,9 @@ const COLUMNS: Array<[string, (r: ScenarioResult) => string]> = [
   ["changed", (r) => (r.changedBytes === undefined ? "" : bytes(r.changedBytes))],
   ["ckpt ms", (r) => (r.checkpointMs === undefined ? "" : ms(r.checkpointMs))],
   ["recovery ms", (r) => (r.recoveryMs === undefined ? "" : ms(r.recoveryMs))],
+  ["log MB/s", (r) => (r.logMBPerSec === undefined ? "" : r.logMBPerSec.toFixed(0))],
+  ["disk MB/s", (r) => (r.diskMBPerSec === undefined ? "" : r.diskMBPerSec.toFixed(0))],
+  ["store p99 ms", (r) => (r.p99StoreMs === undefined ? "" : ms(r.p99StoreMs))],
   ["B/key", (r) => (r.bytesPerKey === undefined ? "" : r.bytesPerKey.toFixed(0))],
   ["Map B/key", (r) => (r.baselineBytesPerKey === undefined ? "" : r.baselineBytesPerKey.toFixed(0))],
   ["RSS MB", (r) => (r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0))],
@@ -199,7 +209,9 @@ async function main(): Promise<number> {
     const unitStarted = performance.now();
     try {
       const rows = await runUnit(u, opts.size);
-      scenarios.push(...rows.filter((r) => !opts.only || opts.only.includes(r.name)).map(rounded));
+      // Asked for by its first name, a unit gives all its rows; otherwise only the rows asked for.
+      const whole = !opts.only || opts.only.includes(u.scenarios[0]!);
+      scenarios.push(...rows.filter((r) => whole || opts.only!.includes(r.name)).map(rounded));
       stderrLog(
         `${u.scenarios.join(", ")}: done in ${((performance.now() - unitStarted) / 1000).toFixed(1)} s`,
       );

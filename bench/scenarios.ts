@@ -1,5 +1,6 @@
 // Every benchmark scenario, in the order they run. A unit runs in a process of its own and gives one or more rows.
 import { runCheckpointScenarios } from "./checkpoint.js";
+import { ingest } from "./ingest.js";
 import { latency10ms } from "./latency.js";
 import type { Log, ScenarioResult, Size } from "./measure.js";
 import { memory1M } from "./memory.js";
@@ -51,6 +52,7 @@ export const UNITS: readonly BenchmarkUnit[] = [
   unit("window-naive", windowScenario(false, "window-naive")),
   unit("latency-10ms", latency10ms, ["full", "quick"]),
   unit("memory-1M", memory1M),
+  { scenarios: ["ingest", "ingest-wal"], sizes: ALL, run: ingest },
   // Minutes at full size (100k batches per operator): part of full and quick runs, not of --smoke.
   {
     scenarios: OPERATORS.map((op) => `soak-${op}`),
