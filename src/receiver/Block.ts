@@ -23,6 +23,7 @@ const LINES_MAGIC = [0x53, 0x50, 0x4c, 0x4e];
 const LINES_VERSION = 1;
 const LINES_HEADER = 12;
 const HAS_CARRIAGE_RETURNS = 1;
+const ASCII_ONLY = 2;
 
 const NEWLINE = Buffer.from("\n");
 
@@ -36,10 +37,15 @@ export class LinesBlock implements StoredBlock<string> {
     readonly count: number,
     /** Whether some line may end with `\r` (to strip). */
     readonly carriageReturns: boolean,
+    /** Whether every byte is ASCII: then decoding is a copy. */
+    readonly ascii: boolean,
   ) {}
 
-  /** A block of the lines in `pieces` (valid UTF-8, each of `\n`-separated lines with no `\n` at the end). */
-  static of(pieces: readonly Buffer[]): LinesBlock {
+  /**
+   * A block of the lines in `pieces` (valid UTF-8, each of `\n`-separated lines with no `\n` at the end);
+   * `ascii` when every byte is below 0x80.
+   */
+  static of(pieces: readonly Buffer[], ascii: boolean): LinesBlock {
     let count = 0;
     let carriageReturns = false;
     for (const bytes of pieces) {
@@ -47,13 +53,17 @@ export class LinesBlock implements StoredBlock<string> {
       for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) count++;
       carriageReturns ||= bytes.indexOf(CARRIAGE_RETURN) >= 0;
     }
-    return new LinesBlock(pieces, count, carriageReturns);
+    return new LinesBlock(pieces, count, carriageReturns, ascii);
+  }
+
+  /** A piece's text: ASCII is decoded as Latin-1, a plain copy, which gives the same string. */
+  private text(piece: Buffer): string {
+    return piece.toString(this.ascii ? "latin1" : "utf8");
   }
 
   records(): string[] {
-    let lines = this.pieces[0]!.toString("utf8").split("\n");
-    for (let p = 1; p < this.pieces.length; p++)
-      lines = lines.concat(this.pieces[p]!.toString("utf8").split("\n"));
+    let lines = this.text(this.pieces[0]!).split("\n");
+    for (let p = 1; p < this.pieces.length; p++) lines = lines.concat(this.text(this.pieces[p]!).split("\n"));
     if (this.carriageReturns) {
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!;
@@ -66,7 +76,7 @@ export class LinesBlock implements StoredBlock<string> {
   forEach(emit: (record: string) => void): void {
     const cr = this.carriageReturns;
     for (const piece of this.pieces) {
-      const lines = piece.toString("utf8").split("\n");
+      const lines = this.text(piece).split("\n");
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!;
         emit(cr && line.charCodeAt(line.length - 1) === CARRIAGE_RETURN ? line.slice(0, -1) : line);
@@ -75,14 +85,14 @@ export class LinesBlock implements StoredBlock<string> {
   }
 
   /**
-   * `[magic "SPLN" | version u16 | flags u8 | reserved u8 | line count u32 | lines joined by \n]`; the log frame
-   * checksums it.
+   * `[magic "SPLN" | version u16 | flags u8 (1: some \r to strip, 2: ASCII only) | reserved u8 | line count u32 |
+   * lines joined by \n]`; the log frame checksums it.
    */
   encode(): Uint8Array[] {
     const header = Buffer.allocUnsafe(LINES_HEADER);
     header.set(LINES_MAGIC, 0);
     header.writeUInt16BE(LINES_VERSION, 4);
-    header.writeUInt8(this.carriageReturns ? HAS_CARRIAGE_RETURNS : 0, 6);
+    header.writeUInt8((this.carriageReturns ? HAS_CARRIAGE_RETURNS : 0) | (this.ascii ? ASCII_ONLY : 0), 6);
     header.writeUInt8(0, 7);
     header.writeUInt32BE(this.count, 8);
     const out: Uint8Array[] = [header];
@@ -114,6 +124,7 @@ export class LinesBlock implements StoredBlock<string> {
       [bytes.subarray(LINES_HEADER)],
       bytes.readUInt32BE(8),
       (flags & HAS_CARRIAGE_RETURNS) !== 0,
+      (flags & ASCII_ONLY) !== 0,
     );
   }
 }

@@ -9,6 +9,8 @@ export interface ReceiverHost<T> {
   reportError(message: string, error?: unknown): void;
   isStarted(): boolean;
   isStopped(): boolean;
+  /** Whether a rate limit holds stores back now. */
+  isRateLimited(): boolean;
 }
 
 /**
@@ -44,6 +46,11 @@ export abstract class Receiver<T> {
       );
     }
     return this.#host.store(Array.isArray(data) ? data : [data]);
+  }
+
+  /** @internal Whether a rate limit (maxRate, backpressure) holds stores back now. */
+  protected isRateLimited(): boolean {
+    return this.#host?.isRateLimited() === true;
   }
 
   /** @internal Stores a block of records held in the form they arrived in (the socket receiver's lines). */

@@ -82,6 +82,7 @@ export class ReceiverSupervisor<T> {
       reportError: (message, error) => this.reportError(message, error),
       isStarted: () => this.phase === "running",
       isStopped: () => this.phase === "restarting" || this.phase === "stopped",
+      isRateLimited: () => !this.limiter.unlimited,
     });
     await this.startReceiver();
   }

@@ -1,4 +1,4 @@
-import { isUtf8 } from "node:buffer";
+import { isAscii, isUtf8 } from "node:buffer";
 import * as net from "node:net";
 import { InvalidArgumentError, SpateError } from "../errors.js";
 import { LinesBlock } from "./Block.js";
@@ -69,7 +69,8 @@ export class LineDecoder {
 
   /** Pieces of `\n`-separated lines (the last one of each without its `\n`), validated. */
   private decode(pieces: Buffer[]): LinesBlock | string[] {
-    if (pieces.every((p) => isUtf8(p))) return LinesBlock.of(pieces);
+    if (pieces.every((p) => isAscii(p))) return LinesBlock.of(pieces, true);
+    if (pieces.every((p) => isUtf8(p))) return LinesBlock.of(pieces, false);
     const lines: string[] = [];
     for (const p of pieces) for (const line of this.decodeOneByOne(p)) lines.push(line);
     return lines;
@@ -110,8 +111,8 @@ const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
  *
  * Each read from the socket is decoded in one go and stored as one block (one `storeLines` call). Reading goes on
  * while stores complete (with the write-ahead log, while earlier blocks are being made durable, so that one fsync
- * serves many blocks), and pauses once 256 stores or 16 MiB are pending: a rate limit or a slow log slows the sender
- * through TCP flow control.
+ * serves many blocks), and pauses once 256 stores or 16 MiB are pending, or, under a rate limit, while a store
+ * waits for it: a rate limit or a slow log slows the sender through TCP flow control.
  *
  * Guarantee, with the write-ahead log: every line stored (once `storeLines` resolved) counts exactly once, across
  * crashes. A plain socket cannot replay, so lines that were in flight when the job died (in the kernel's buffers,
@@ -175,6 +176,15 @@ export class SocketReceiver extends Receiver<string> {
    */
   protected onStored(_lines: number, _storeMs: number): void {}
 
+  /**
+   * Whether reading pauses: under a rate limit, while one store waits (what was read but not admitted would be
+   * lost at a stop); otherwise once many stores or bytes are pending.
+   */
+  private windowFull(stores: number, bytes: number): boolean {
+    if (this.isRateLimited()) return stores >= 1;
+    return stores >= MAX_STORES_IN_FLIGHT || bytes >= MAX_BYTES_IN_FLIGHT;
+  }
+
   private receive(socket: net.Socket): void {
     const where = `${this.host}:${this.port}`;
     let connected = false;
@@ -212,7 +222,7 @@ export class SocketReceiver extends Receiver<string> {
       if (count === 0) return;
       inFlight++;
       bytesInFlight += bytes;
-      if (inFlight >= MAX_STORES_IN_FLIGHT || bytesInFlight >= MAX_BYTES_IN_FLIGHT) socket.pause();
+      if (this.windowFull(inFlight, bytesInFlight)) socket.pause();
       const started = performance.now();
       let stored: Promise<void>;
       try {

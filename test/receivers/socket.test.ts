@@ -48,11 +48,15 @@ async function server(handlers: Array<(socket: net.Socket) => void>, port = 0): 
   return (srv.address() as net.AddressInfo).port;
 }
 
-async function job(port: number, receiver = new SocketReceiver("127.0.0.1", port)) {
+async function job(
+  port: number,
+  receiver = new SocketReceiver("127.0.0.1", port),
+  conf: Record<string, number | boolean> = {},
+) {
   const ssc = new StreamingContext({
     batchDuration: 50,
     appName: "socket",
-    conf: { "spate.receiver.restartDelay": 50, "spate.receiver.maxRestartDelay": 400 },
+    conf: { "spate.receiver.restartDelay": 50, "spate.receiver.maxRestartDelay": 400, ...conf },
   });
   const lines: string[] = [];
   const events: Events = { started: [], errors: [], stopped: [] };
@@ -151,6 +155,42 @@ describe("socketTextStream", () => {
     await eventually("the line", () => lines.length >= 1, 5000);
     expect(lines).toEqual(["up at last"]);
     expect(ssc.receiverInfos()[0]!.restarts).toBeGreaterThanOrEqual(4);
+  });
+
+  it("reads many lines in order, and under a rate limit reads no further ahead than the limit lets it", async () => {
+    const LINE = 40;
+    const TOTAL = 1_000_000; // 40 MB: far more than the kernel's socket buffers hold
+    const line = (i: number) => `${String(i).padStart(LINE - 2, "0")}\r\n`;
+    let accepted = 0;
+    let sender: net.Socket | undefined;
+    const port = await server([
+      (s) => {
+        sender = s;
+        let i = 0;
+        const send = () => {
+          while (i < TOTAL) {
+            let text = "";
+            for (let k = 0; k < 1000; k++) text += line(i++);
+            if (!s.write(text)) return;
+          }
+          s.end();
+        };
+        s.on("drain", send);
+        send();
+      },
+      () => {},
+    ]);
+    const { ssc, lines } = await job(port, undefined, { "spate.receiver.maxRate": 20_000 });
+    await sleep(1500);
+    const stored = ssc.receiverInfos()[0]!.recordsStored;
+    accepted = sender!.bytesWritten - sender!.writableLength;
+    // At most the rate (plus the second's worth the bucket saves up), and reading stopped close behind it: what the
+    // sender got rid of is what was stored, one read, and the kernel's buffers (a few MB on loopback).
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBeLessThanOrEqual(20_000 * 3);
+    expect(accepted).toBeLessThan(stored * LINE + 14_000_000);
+    await eventually("lines in batches", () => lines.length >= 1000);
+    expect(lines.slice(0, 1000)).toEqual(Array.from({ length: 1000 }, (_, i) => line(i).slice(0, -2)));
   });
 
   it("checks its arguments", () => {

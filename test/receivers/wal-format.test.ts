@@ -62,9 +62,9 @@ describe("receiver write-ahead log formats", () => {
   it("reads back blocks of lines, in pieces and with \\r\\n, beside checkpoint-file records", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "spate-wal-lines-"));
     const wal = new FileWriteAheadLog(dir);
-    const crlf = LinesBlock.of([Buffer.from("carried over\r"), Buffer.from("a\r\nb ✓\n\nlast")]);
+    const crlf = LinesBlock.of([Buffer.from("carried over\r"), Buffer.from("a\r\nb ✓\n\nlast")], false);
     expect(crlf.count).toBe(5);
-    const plain = LinesBlock.of([Buffer.from("one\ntwo")]);
+    const plain = LinesBlock.of([Buffer.from("one\ntwo")], true);
     await wal.write(crlf.encode(), 1);
     await wal.write(Buffer.from("not a lines record"), 2);
     await wal.write(plain.encode(), 3);
