@@ -97,6 +97,30 @@ export class LineDecoder {
   }
 }
 
+const SLAB_BYTES = 4 * 1024 * 1024;
+const READ_BYTES = 64 * 1024;
+
+/** Hands out the memory socket reads land in: consecutive windows of a slab, a new slab when one is full. */
+class ReadSlabs {
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private used = 0;
+
+  /** Where the next read goes. */
+  next(): Buffer {
+    if (SLAB_BYTES - this.used < READ_BYTES) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.used = 0;
+    }
+    return this.slab.subarray(this.used, this.used + READ_BYTES);
+  }
+
+  /** The bytes a read put into `window` (which `next` gave); they are never handed out again. */
+  took(window: Buffer, bytes: number): Buffer {
+    this.used += bytes;
+    return window.subarray(0, bytes);
+  }
+}
+
 /** Stores in flight (stored, not yet resolved) at which reading pauses, and the bytes they may hold. */
 const MAX_STORES_IN_FLIGHT = 128;
 const MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
@@ -151,9 +175,23 @@ export class SocketReceiver extends Receiver<string> {
   }
 
   onStart(): void {
-    const socket = net.connect({ host: this.host, port: this.port });
+    // Reads land in slabs of a few MiB rather than a new buffer each: the blocks held until their batch runs are
+    // then views of a few large buffers, not thousands of small ones for the garbage collector to track.
+    const slabs = new ReadSlabs();
+    let onChunk: (chunk: Buffer) => void = () => {};
+    const socket = net.connect({
+      host: this.host,
+      port: this.port,
+      onread: {
+        buffer: () => slabs.next(),
+        callback: (bytes: number, buffer: Uint8Array) => {
+          onChunk(slabs.took(buffer as Buffer, bytes));
+          return true;
+        },
+      },
+    });
     this.socket = socket;
-    this.receive(socket);
+    onChunk = this.receive(socket);
   }
 
   onStop(): void {
@@ -185,7 +223,8 @@ export class SocketReceiver extends Receiver<string> {
     return stores >= MAX_STORES_IN_FLIGHT || bytes >= MAX_BYTES_IN_FLIGHT;
   }
 
-  private receive(socket: net.Socket): void {
+  /** Follows the connection's life; returns what to do with each chunk read. */
+  private receive(socket: net.Socket): (chunk: Buffer) => void {
     const where = `${this.host}:${this.port}`;
     let connected = false;
     /** Set once the connection ended, broke, or a store failed: nothing more is read or reported from it. */
@@ -248,10 +287,6 @@ export class SocketReceiver extends Receiver<string> {
     socket.once("connect", () => {
       connected = true;
     });
-    socket.on("data", (chunk: Buffer) => {
-      if (done || !current()) return;
-      store(decoder.push(chunk), chunk.length);
-    });
     socket.on("end", () => {
       if (done || !current()) return;
       done = true;
@@ -276,5 +311,9 @@ export class SocketReceiver extends Receiver<string> {
     socket.on("close", () =>
       broke(new SpateError("SPATE_CONNECTION_LOST", `Connection to ${where} closed.`)),
     );
+    return (chunk) => {
+      if (done || !current()) return;
+      store(decoder.push(chunk), chunk.length);
+    };
   }
 }
