@@ -122,8 +122,8 @@ class ReadSlabs {
 }
 
 /** Stores in flight (stored, not yet resolved) at which reading pauses, and the bytes they may hold. */
-const MAX_STORES_IN_FLIGHT = 128;
-const MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
+const MAX_STORES_IN_FLIGHT = 256;
+const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /**
  * Receives the lines of a TCP connection (the receiver of Spark's socketTextStream). Lines end with `\n` or
@@ -135,7 +135,7 @@ const MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
  *
  * Each read from the socket is decoded in one go and stored as one block (one `storeLines` call). Reading goes on
  * while stores complete (with the write-ahead log, while earlier blocks are being made durable, so that one fsync
- * serves many blocks), and pauses once 128 stores or 8 MiB are pending, or, under a rate limit, while a store
+ * serves many blocks), and pauses once 256 stores or 16 MiB are pending, or, under a rate limit, while a store
  * waits for it: a rate limit or a slow log slows the sender through TCP flow control.
  *
  * Guarantee, with the write-ahead log: every line stored (once `storeLines` resolved) counts exactly once, across
