@@ -90,7 +90,7 @@ export class FileCheckpointStore implements CheckpointStore {
         .sort((a, b) => a - b);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw e;
+      throw await this.notAFolder(e);
     }
   }
 
@@ -110,7 +110,11 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async compareAndSetRecord(name: string, data: Uint8Array, expected: number): Promise<number | undefined> {
     const dir = this.recordDir(name);
-    await makeDirDurably(dir);
+    try {
+      await makeDirDurably(dir);
+    } catch (e) {
+      throw await this.notAFolder(e);
+    }
     const before = await this.revisions(dir);
     if ((before.at(-1) ?? 0) !== expected) return undefined;
     const revision = expected + 1;
