@@ -25,7 +25,7 @@ interface PendingRange {
 
 type QueueEntry = PendingBatch | PendingRange;
 
-/** The batches of a down time being caught up, for the logs and the UI. */
+/** The batches a restart runs (those pending at the stop, then the down time's) being caught up. */
 export interface CatchUpStatus {
   /** Batches to run again or for the first time after the restart. */
   batches: number;
@@ -72,8 +72,6 @@ export class JobScheduler {
   private current: number | undefined;
   private catchUp: (CatchUpStatus & { last: number; lastReport: number }) | undefined;
   hooks: BatchHooks | undefined;
-  /** Wall-clock ms between progress lines of a catch-up. */
-  progressIntervalMs = CATCH_UP_PROGRESS_MS;
 
   constructor(
     private readonly graph: DStreamGraph,
@@ -315,9 +313,9 @@ export class JobScheduler {
       c.finishedAt = wallClock();
       this.log.info(
         { batches: c.batches, seconds: Math.round(seconds * 10) / 10, batchesPerSecond: c.batchesPerSecond },
-        "caught up: every batch of the down time has run",
+        "caught up: every batch since the stop has run",
       );
-    } else if (now - c.lastReport >= this.progressIntervalMs) {
+    } else if (now - c.lastReport >= CATCH_UP_PROGRESS_MS) {
       c.lastReport = now;
       const remaining = c.batches - c.completed;
       this.log.info(
@@ -328,7 +326,7 @@ export class JobScheduler {
           batchesPerSecond: c.batchesPerSecond,
           etaSeconds: c.batchesPerSecond > 0 ? Math.round(remaining / c.batchesPerSecond) : undefined,
         },
-        "catching up batches of the down time",
+        "catching up the batches since the stop",
       );
     }
   }
