@@ -24,8 +24,6 @@ export interface ScenarioResult {
   changedBytes?: number;
   checkpointMs?: number;
   recoveryMs?: number;
-  /** Batches completed per second (catching up a down time). */
-  batchesPerSec?: number;
   p99SchedulingDelayMs?: number;
   /** Heap bytes per key held in state, and per key of a plain Map of the same entries. */
   bytesPerKey?: number;
@@ -54,7 +52,6 @@ export const RESULT_FIELDS = [
   "changedBytes",
   "checkpointMs",
   "recoveryMs",
-  "batchesPerSec",
   "bytesPerKey",
   "baselineBytesPerKey",
   "peakRssMb",

@@ -154,7 +154,6 @@ const COLUMNS: Array<[string, (r: ScenarioResult) => string]> = [
   ["changed", (r) => (r.changedBytes === undefined ? "" : bytes(r.changedBytes))],
   ["ckpt ms", (r) => (r.checkpointMs === undefined ? "" : ms(r.checkpointMs))],
   ["recovery ms", (r) => (r.recoveryMs === undefined ? "" : ms(r.recoveryMs))],
-  ["batches/s", (r) => (r.batchesPerSec === undefined ? "" : count(r.batchesPerSec))],
   ["B/key", (r) => (r.bytesPerKey === undefined ? "" : r.bytesPerKey.toFixed(0))],
   ["Map B/key", (r) => (r.baselineBytesPerKey === undefined ? "" : r.baselineBytesPerKey.toFixed(0))],
   ["RSS MB", (r) => (r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0))],
