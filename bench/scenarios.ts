@@ -1,4 +1,5 @@
 // Every benchmark scenario, in the order they run. A unit runs in a process of its own and gives one or more rows.
+import { catchUpDay } from "./catch-up.js";
 import { runCheckpointScenarios } from "./checkpoint.js";
 import { ingest } from "./ingest.js";
 import { latency10ms } from "./latency.js";
@@ -48,6 +49,7 @@ export const UNITS: readonly BenchmarkUnit[] = [
       return rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
     },
   },
+  unit("catch-up-1d", catchUpDay),
   unit("window-inverse", windowScenario(true, "window-inverse")),
   unit("window-naive", windowScenario(false, "window-naive")),
   unit("latency-10ms", latency10ms, ["full", "quick"]),

@@ -2,6 +2,7 @@ import type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
 import { CheckpointLease } from "./checkpoint/CheckpointLease.js";
 import { Checkpointer } from "./checkpoint/Checkpointer.js";
 import { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
+import { countTimes, pendingOf } from "./checkpoint/metadata.js";
 import { matchGraph, type RestoredCheckpoint, readNewestCheckpoint } from "./checkpoint/recovery.js";
 import { SpateConf } from "./config.js";
 import { DStream } from "./DStream.js";
@@ -17,7 +18,7 @@ import type { RDD, RDDEnv } from "./rdd/RDD.js";
 import { Receiver } from "./receiver/Receiver.js";
 import { SocketReceiver } from "./receiver/SocketReceiver.js";
 import { JobGenerator } from "./scheduler/JobGenerator.js";
-import { JobScheduler } from "./scheduler/JobScheduler.js";
+import { type CatchUpStatus, JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type ReceiverInfo, type StreamingListener } from "./scheduler/StreamingListener.js";
 import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
 import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
@@ -58,6 +59,7 @@ export class StreamingContext {
   private ui: StreamingUI | undefined;
   private restored: RestoredCheckpoint | undefined;
   private droppedState: string[] = [];
+  private downTimeBatches = 0;
   private rememberMs: number | undefined;
   private current: StreamingContextState = "initialized";
   private failure: unknown;
@@ -86,7 +88,14 @@ export class StreamingContext {
     });
     this.terminated.catch(() => {}); // rejection is for awaitTermination(); never unhandled
     const fail = (error: unknown) => this.fail(error);
-    this.scheduler = new JobScheduler(this.graph, this.stateStores, this.bus, this.log, fail);
+    this.scheduler = new JobScheduler(
+      this.graph,
+      this.stateStores,
+      this.bus,
+      this.log,
+      fail,
+      this.batchDuration,
+    );
     this.generator = new JobGenerator(this.clock, this.batchDuration, this.graph, this.scheduler, fail);
   }
 
@@ -421,7 +430,8 @@ export class StreamingContext {
       );
       this.scheduler.hooks = {
         beforeBatch: (time, pending) => checkpointer.beforeBatch(time, pending),
-        afterBatch: (time, pending) => checkpointer.afterBatch(time, this.zeroTime ?? 0, pending),
+        afterBatch: (time, pending, records) =>
+          checkpointer.afterBatch(time, this.zeroTime ?? 0, pending, records),
       };
       if (this.restored) {
         for (const s of this.graph.inputs) {
@@ -483,7 +493,10 @@ export class StreamingContext {
         this.generator.stop();
         const dropped = this.scheduler.dropPending();
         if (dropped.length > 0)
-          this.log.info({ batches: dropped }, "stopping: dropped batches not yet started");
+          this.log.info(
+            { batches: countTimes(dropped), ranges: dropped },
+            "stopping: dropped batches not yet started",
+          );
       }
       await this.scheduler.whenIdle().catch(() => {});
       await this.stopInputs();
@@ -523,10 +536,21 @@ export class StreamingContext {
     return this.scheduler.whenIdle();
   }
 
+  /**
+   * @internal The catch-up of the batches a restart runs (those pending at the crash and those of the down time),
+   * if this context was restarted: how many, how many done, and how fast.
+   */
+  catchUpStatus(): (CatchUpStatus & { downTimeBatches: number }) | undefined {
+    const status = this.scheduler.catchUpStatus();
+    return status && { ...status, downTimeBatches: this.downTimeBatches };
+  }
+
   /** Restores state and input logs from the checkpoint, replays completed batches into state, re-runs the rest. */
   private restart(restored: RestoredCheckpoint, checkpointer: Checkpointer): void {
     const md = restored.metadata;
-    if (this.clock instanceof ManualClock) this.clock.setTime(md.checkpointTime);
+    // A manual clock resumes at the checkpoint's last batch, unless it was set later (a test of down time).
+    if (this.clock instanceof ManualClock && this.clock.getTimeMillis() < md.checkpointTime)
+      this.clock.setTime(md.checkpointTime);
     const versions = new Map<string, number>();
     const rerun = this.generator.restart(
       md.zeroTime,
@@ -570,15 +594,29 @@ export class StreamingContext {
         }
       },
     );
+    this.downTimeBatches = rerun.downTime;
     this.log.info(
       {
         checkpoint: restored.name,
         lastCompletedBatch: md.completedTime,
         restoredOperators: [...versions.keys()],
-        rerun,
+        rerun: rerun.batches > 0 ? { batches: rerun.batches, from: rerun.first, until: rerun.until } : false,
+        pendingAtStop: countTimes(pendingOf(md)),
+        downTimeBatches: rerun.downTime,
       },
       "restored from checkpoint",
     );
+    if (rerun.downTime > 0) {
+      this.log.info(
+        {
+          batches: rerun.downTime,
+          from: md.checkpointTime + this.batchDuration,
+          until: rerun.until,
+          downTimeMs: rerun.until - md.checkpointTime,
+        },
+        "down time: every batch of it runs now (outputs included), the first with what arrived meanwhile",
+      );
+    }
   }
 
   private async stopInputs(): Promise<void> {

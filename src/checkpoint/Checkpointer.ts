@@ -6,7 +6,14 @@ import type { ListenerBus } from "../scheduler/StreamingListener.js";
 import type { CheckpointLease } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import { encodeCheckpointFile } from "./format.js";
-import { type MetadataCheckpoint, metadataName, type OperatorRecord, stateFileName } from "./metadata.js";
+import {
+  type MetadataCheckpoint,
+  metadataName,
+  type OperatorRecord,
+  stateFileName,
+  type TimeRange,
+  withoutTime,
+} from "./metadata.js";
 
 /** Where one stateful operator's state stands in the checkpoint: files per partition, full snapshot first. */
 interface StateChain {
@@ -16,6 +23,8 @@ interface StateChain {
 }
 
 const TEN_SECONDS = 10_000;
+/** While batches are queued, a batch that needs no metadata checkpoint of its own waits at most this long for one. */
+const COALESCE_MS = 1000;
 
 /** A stateful stream's data checkpoint interval: its own, the setting, or Spark's default (>= 10 s). */
 export function checkpointIntervalOf(stream: DStream<any>, conf: SpateConf): number {
@@ -25,12 +34,6 @@ export function checkpointIntervalOf(stream: DStream<any>, conf: SpateConf): num
   return slide * Math.ceil(TEN_SECONDS / slide);
 }
 
-/**
- * Writes checkpoints as batches run (Spark's CheckpointWriter and DoCheckpoint): a metadata checkpoint before a
- * batch's outputs run (recording its input, so a re-run reads the same) and after it completes; data checkpoints
- * of every stateful operator at its interval, as deltas with a full snapshot every so often; then deletes what no
- * retained checkpoint needs. State files are written before the metadata that points at them.
- */
 /** The data checkpoints written after one batch. */
 export interface DataCheckpointSummary {
   files: number;
@@ -54,6 +57,40 @@ export interface DataCheckpointSummary {
  * make in that window (retention, after its last write) drops only files older than the checkpoint the new owner
  * restored from, which the old owner's newer retained checkpoints still need.
  */
+/**
+ * Writes checkpoints as batches run (Spark's CheckpointWriter and DoCheckpoint): a metadata checkpoint before a
+ * batch's outputs run (recording its input, so a re-run reads the same) and after it completes; data checkpoints
+ * of every stateful operator at its interval, as deltas with a full snapshot every so often; then deletes what no
+ * retained checkpoint needs. State files are written before the metadata that points at them.
+ *
+ * A metadata checkpoint costs the same however many batches are pending: pending batches are ranges, and input
+ * logs list only batches that got input (see `InputLog`). Metadata writes that would record nothing new are
+ * skipped, so that catching up a day of empty batches does not pay two fsyncs per batch:
+ *
+ * - Before a batch (phase 0), the write is needed only if some batch was generated (its input allocated) since the
+ *   last metadata checkpoint on disk. Allocation happens once per batch time, in time order, when the batch is
+ *   generated, and is never redone in a process. Every metadata write saves the input logs and reads the pending
+ *   batches in one synchronous step, so the file holds the allocation of every batch up to the latest one
+ *   generated then; `recordedThrough` is that time, set only once the write is durable (batches run one at a time
+ *   and these hooks are awaited, so no two writes overlap). If no batch was generated since, this batch's
+ *   allocation is on disk already: after a crash it is read back and the batch re-runs with the same input. The
+ *   batches of a down time are all allocated at the restart (the first takes what arrived meanwhile, the rest
+ *   nothing), so the first of them writes and the rest skip; a live batch generated meanwhile makes the next one
+ *   write again.
+ * - After a batch (phase 1), the write records it complete. It is written when the batch wrote data checkpoints,
+ *   read input, or is the last one queued (a job keeping up writes it every batch, as before), and otherwise at
+ *   least once a second while batches are queued. Skipping it is exact: a batch not recorded complete runs again
+ *   after a crash, with the input recorded for it, from state restored from the last data checkpoint on disk and
+ *   replayed from recorded input, which is Spark's contract for every batch not recorded complete (state exactly
+ *   once, outputs at least once). The once-a-second write bounds what runs again to about a second of catching up.
+ * - Nothing else changes between the metadata of two batches: the state chains change only when a data checkpoint
+ *   is written, and then the metadata is written too.
+ * - Skipping a data checkpoint is always exact: a recovery restores the previous one and replays the batches since
+ *   from their recorded input (input logs keep the input of every batch from the oldest state version recorded),
+ *   and the changes since stay in the next delta. So a delta with nothing in it (no key changed) is not written,
+ *   and while batches are queued an operator writes at most one data checkpoint a second: catching up a day of
+ *   1 s batches writes about one state file per operator per second of catching up, not 8,640.
+ */
 export class Checkpointer {
   private readonly chains = new Map<string, StateChain>();
   /** Metadata files written or found, oldest first, with the state files each one needs. */
@@ -61,6 +98,12 @@ export class Checkpointer {
   private completed: number | undefined;
   private readonly retain: number;
   private readonly fullEvery: number;
+  /** The latest batch generated when the last metadata checkpoint on disk was written: its input is recorded. */
+  private recordedThrough: number | undefined;
+  /** When (performance.now) the last metadata checkpoint was written. */
+  private lastWrite = Number.NEGATIVE_INFINITY;
+  /** When (performance.now) each operator's last data checkpoint was written. */
+  private readonly lastData = new Map<string, number>();
 
   constructor(
     readonly store: CheckpointStore,
@@ -91,33 +134,49 @@ export class Checkpointer {
     return this.completed;
   }
 
-  /** Records a batch's input before any of its outputs runs. */
-  async beforeBatch(time: number, pending: number[]): Promise<void> {
+  /**
+   * Records a batch's input before any of its outputs runs, unless a metadata checkpoint on disk has it already.
+   * `pending` gives the batches generated and not completed, this one first.
+   */
+  async beforeBatch(time: number, pending: () => TimeRange[]): Promise<void> {
+    if (this.recordedThrough !== undefined && latestOf(time, pending()) <= this.recordedThrough) return;
     await this.writeMetadata(time, 0, pending);
   }
 
-  /** After a batch committed: data checkpoints that are due, then the metadata that records the batch complete. */
-  async afterBatch(time: number, zeroTime: number, pending: number[]): Promise<DataCheckpointSummary> {
+  /**
+   * After a batch committed: data checkpoints that are due, then the metadata that records the batch complete (see
+   * the class comment for when it waits for a later batch). `records` is what the batch read.
+   */
+  async afterBatch(
+    time: number,
+    zeroTime: number,
+    pending: () => TimeRange[],
+    records = 0,
+  ): Promise<DataCheckpointSummary> {
     const summary: DataCheckpointSummary = { files: 0, bytes: 0, ms: 0 };
+    const backlog = withoutTime(pending(), time).length > 0;
     for (const s of this.graph.streams) {
       const cp = s.op.checkpointState;
       if (!cp || !s.isTimeValid(time)) continue;
       if ((time - zeroTime) % checkpointIntervalOf(s, this.conf) !== 0) continue;
+      // Catching up, data checkpoints are at most one a second per operator: skipping one is exact (a recovery
+      // replays from the previous one), and the changes since stay in the next delta.
+      if (backlog && performance.now() - (this.lastData.get(s.id) ?? Number.NEGATIVE_INFINITY) < COALESCE_MS)
+        continue;
       const chain = this.chains.get(s.id);
       const full = cp.fullOnly === true || !chain || chain.deltas + 1 >= this.fullEvery;
       const mode = full ? "full" : "delta";
       const started = performance.now();
-      const body = {
-        operatorId: s.id,
-        kind: s.op.kind,
-        version: time,
-        mode,
-        partitions: cp.snapshot(s, time, mode),
-      };
+      const partitions = cp.snapshot(s, time, mode);
+      // Nothing changed since the last data checkpoint (the empty batches of a catch-up): the state on disk is
+      // this state, and a recovery replays the batches since from their recorded input to the same state.
+      if (mode === "delta" && isEmptyDelta(partitions)) continue;
+      const body = { operatorId: s.id, kind: s.op.kind, version: time, mode, partitions };
       const bytes = encodeCheckpointFile("state", body);
       const name = stateFileName(s.id, time, mode, this.lease?.epoch);
       await this.lease?.check();
       await this.store.write(name, bytes);
+      this.lastData.set(s.id, performance.now());
       this.chains.set(
         s.id,
         full
@@ -146,7 +205,15 @@ export class Checkpointer {
       }));
     }
     this.completed = time;
-    await this.writeMetadata(time, 1, pending);
+    if (
+      summary.files > 0 ||
+      records > 0 ||
+      !backlog ||
+      this.recordedThrough === undefined ||
+      performance.now() - this.lastWrite >= COALESCE_MS
+    ) {
+      await this.writeMetadata(time, 1, pending);
+    }
     return summary;
   }
 
@@ -169,7 +236,7 @@ export class Checkpointer {
     return from;
   }
 
-  private async writeMetadata(time: number, phase: 0 | 1, pending: number[]): Promise<void> {
+  private async writeMetadata(time: number, phase: 0 | 1, pendingNow: () => TimeRange[]): Promise<void> {
     const zeroTime = this.graph.streams[0]?.zeroTime ?? 0;
     const inputs: Record<string, unknown> = {};
     for (const s of this.graph.inputs) {
@@ -181,13 +248,17 @@ export class Checkpointer {
       const stream = this.graph.streams.find((s) => s.id === id);
       if (stream) state[id] = { kind: stream.op.kind, version: chain.version, files: chain.files };
     }
+    // Read in the same synchronous step as the input logs: every batch generated up to `checkpointTime` has its
+    // allocation in `inputs`.
+    const generated = pendingNow();
+    const checkpointTime = latestOf(time, generated);
     const metadata: MetadataCheckpoint = {
       appName: this.appName,
       batchDuration: this.batchDuration,
       zeroTime,
-      checkpointTime: Math.max(time, ...pending),
+      checkpointTime,
       completedTime: this.completed,
-      pendingTimes: pending.filter((t) => t !== this.completed),
+      pending: this.completed === undefined ? generated : withoutTime(generated, this.completed),
       operators: this.operators(),
       inputs,
       state,
@@ -197,6 +268,8 @@ export class Checkpointer {
     const bytes = encodeCheckpointFile("metadata", metadata);
     await this.lease?.check();
     await this.store.write(name, bytes);
+    this.recordedThrough = Math.max(this.recordedThrough ?? Number.NEGATIVE_INFINITY, checkpointTime);
+    this.lastWrite = performance.now();
     this.retained.push({ name, files: Object.values(state).flatMap((s) => s.files) });
     await this.clean();
   }
@@ -210,6 +283,22 @@ export class Checkpointer {
     for (const r of dropped) await this.store.delete(r.name);
     for (const f of candidates) if (!needed.has(f)) await this.store.delete(f);
   }
+}
+
+/** The latest of `time` and the pending batches. */
+function latestOf(time: number, pending: readonly TimeRange[]): number {
+  let latest = time;
+  for (const r of pending) if (r[1] > latest) latest = r[1];
+  return latest;
+}
+
+/** Whether every partition of a delta is a store snapshot with no key put and none removed. */
+function isEmptyDelta(partitions: unknown[]): boolean {
+  for (const p of partitions as Array<{ keys?: unknown; removed?: unknown }>) {
+    if (!Array.isArray(p.keys) || !Array.isArray(p.removed) || p.keys.length > 0 || p.removed.length > 0)
+      return false;
+  }
+  return true;
 }
 
 /** Entries in a snapshot's partitions: store snapshots have `keys` and `removed`, window snapshots `records`. */

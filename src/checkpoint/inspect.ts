@@ -1,7 +1,13 @@
 import { holderRunning, readOwnerRecord } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import { decodeCheckpointFile } from "./format.js";
-import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
+import {
+  countTimes,
+  isMetadataName,
+  pendingOf,
+  type TimeRange,
+  type MetadataCheckpoint,
+} from "./metadata.js";
 
 /** One file of a checkpoint folder and whether it verifies. */
 export interface FileReport {
@@ -24,7 +30,10 @@ export interface CheckpointReport {
     batchDuration: number;
     zeroTime: number;
     completedBatch: number | undefined;
-    pendingBatches: number[];
+    /** How many batches were generated and not completed. */
+    pendingBatches: number;
+    /** Those batches, as ranges `[first, last, step]`. */
+    pendingRanges: TimeRange[];
     operators: Array<{
       id: string;
       kind: string;
@@ -131,7 +140,8 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
       batchDuration: md.batchDuration,
       zeroTime: md.zeroTime,
       completedBatch: md.completedTime,
-      pendingBatches: md.pendingTimes,
+      pendingBatches: countTimes(pendingOf(md)),
+      pendingRanges: pendingOf(md),
       operators: md.operators.map((op) => {
         const state = md.state[op.id];
         if (!state) return { ...op };

@@ -1,3 +1,6 @@
+/** The batch times `first, first + step, …, last` (`last` is one of them). */
+export type TimeRange = [first: number, last: number, step: number];
+
 /** One operator of the graph, as a checkpoint records it. */
 export interface OperatorRecord {
   id: string;
@@ -17,8 +20,13 @@ export interface MetadataCheckpoint {
   checkpointTime: number;
   /** The latest batch whose outputs all ran and whose state is committed. */
   completedTime: number | undefined;
-  /** Batches generated but not completed. */
-  pendingTimes: number[];
+  /**
+   * Batches generated but not completed, as ranges: a day of down time is one range, so the file does not grow
+   * with the number of batches pending. Absent in files written by spate 0.1.0, which have `pendingTimes`.
+   */
+  pending?: TimeRange[];
+  /** spate 0.1.0: the batches generated but not completed, as a list (read, never written any more). */
+  pendingTimes?: number[];
   operators: OperatorRecord[];
   /** Input logs by input stream id. */
   inputs: Record<string, unknown>;
@@ -66,4 +74,47 @@ export function epochOfName(name: string): number | undefined {
 
 function padEpoch(epoch: number): string {
   return String(epoch).padStart(10, "0");
+}
+
+/** Appends `time` to ranges of step `step`, extending the last range when `time` follows it. */
+export function appendTime(ranges: TimeRange[], time: number, step: number): void {
+  const last = ranges.at(-1);
+  if (last && last[2] === step && last[1] + step === time) last[1] = time;
+  else ranges.push([time, time, step]);
+}
+
+/** Appends the range `[first, last, step]`, merged into the last one when it follows it. */
+export function appendRange(ranges: TimeRange[], first: number, last: number, step: number): void {
+  const prev = ranges.at(-1);
+  if (prev && prev[2] === step && prev[1] + step === first) prev[1] = last;
+  else ranges.push([first, last, step]);
+}
+
+/** How many batch times the ranges hold. */
+export function countTimes(ranges: readonly TimeRange[]): number {
+  let n = 0;
+  for (const [first, last, step] of ranges) n += Math.floor((last - first) / step) + 1;
+  return n;
+}
+
+/** The ranges without `time` (a range holding it is split). */
+export function withoutTime(ranges: readonly TimeRange[], time: number): TimeRange[] {
+  const out: TimeRange[] = [];
+  for (const [first, last, step] of ranges) {
+    const holds = time >= first && time <= last && (time - first) % step === 0;
+    if (!holds) out.push([first, last, step]);
+    else {
+      if (time > first) out.push([first, time - step, step]);
+      if (time < last) out.push([time + step, last, step]);
+    }
+  }
+  return out;
+}
+
+/** The batches a metadata checkpoint records as pending, as ranges, whichever build wrote it. */
+export function pendingOf(metadata: MetadataCheckpoint): TimeRange[] {
+  if (metadata.pending) return metadata.pending;
+  const ranges: TimeRange[] = [];
+  for (const t of metadata.pendingTimes ?? []) appendTime(ranges, t, metadata.batchDuration);
+  return ranges;
 }

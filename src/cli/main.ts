@@ -173,7 +173,7 @@ function printReport(report: CheckpointReport): void {
     out.push(
       `newest valid checkpoint: ${n.name} (${n.restores ? "restores" : "does NOT restore: a state file is missing or corrupt"})`,
       `  app ${n.appName}, batch ${n.batchDuration} ms, zero time ${n.zeroTime}`,
-      `  last completed batch ${n.completedBatch ?? "none"}, pending ${n.pendingBatches.length ? n.pendingBatches.join(", ") : "none"}`,
+      `  last completed batch ${n.completedBatch ?? "none"}, pending ${n.pendingBatches === 0 ? "none" : `${n.pendingBatches} (${n.pendingRanges.map(([a, b, step]) => (a === b ? `${a}` : `${a} to ${b} every ${step} ms`)).join(", ")})`}`,
       "  operators:",
     );
     for (const op of n.operators) {

@@ -4,6 +4,7 @@ import type { DStream } from "../DStream.js";
 import { SpateError } from "../errors.js";
 import { RDD } from "../rdd/RDD.js";
 import type { ReceiverInfo } from "../scheduler/StreamingListener.js";
+import { Allocations } from "./Allocations.js";
 import { readLines } from "./lines.js";
 import type { InputLog, Operator } from "./Operator.js";
 
@@ -36,8 +37,13 @@ interface FileLogDataV1 {
 interface FileLogData {
   /** The folder, as an absolute path. */
   directory: string;
-  /** `[batch time, file names]` of every batch a recovery may run again. */
+  /**
+   * `[batch time, file names]` of every batch a recovery may run again that got files (before the down-time change,
+   * empty batches were listed too).
+   */
   batches: Array<[number, string[]]>;
+  /** The latest batch time allocated: later ones not listed got no file (absent before the down-time change). */
+  through?: number;
   /** `[name, modification time]` of the files taken (or skipped at the first start) not older than `threshold`. */
   remembered: Array<[string, number]>;
   /** Files modified before this (ms since the epoch) are ignored; -Infinity before the first batch. */
@@ -64,7 +70,7 @@ export class FileInputOp implements Operator<string> {
   readonly kind = "textFileStream";
   readonly parents: readonly DStream<any>[] = [];
   readonly input = true;
-  private readonly batches = new Map<number, string[]>();
+  private readonly batches = new Allocations<string[]>();
   private readonly remembered = new Map<string, number>();
   private threshold = Number.NEGATIVE_INFINITY;
   /** The next batch is the first one of a job that did not restore a checkpoint: no age threshold applies. */
@@ -103,22 +109,22 @@ export class FileInputOp implements Operator<string> {
   readonly inputLog: InputLog = {
     replayable: true,
     save: (keepFrom: number): FileLogData => {
-      for (const t of this.batches.keys()) if (t < keepFrom) this.batches.delete(t);
+      this.batches.prune(keepFrom);
       return {
         directory: this.absolute,
-        batches: [...this.batches],
+        batches: [...this.batches.entries()],
+        through: this.batches.through,
         remembered: [...this.remembered],
         threshold: this.threshold,
       };
     },
     restore: (data: unknown, self: DStream<any>): void => {
-      this.batches.clear();
       this.remembered.clear();
       this.threshold = Number.NEGATIVE_INFINITY;
       this.restored = true;
       if (isV1(data)) {
         // 0.1.0 remembered every name it read; modification times come from the files still there.
-        for (const [t, files] of data.batches) this.batches.set(t, files);
+        this.batches.restore(data.batches, (files) => files.length === 0, undefined);
         for (const name of data.seen) {
           const stat = fs.statSync(path.join(this.absolute, name), { throwIfNoEntry: false });
           if (stat) this.remembered.set(name, stat.mtimeMs);
@@ -142,10 +148,11 @@ export class FileInputOp implements Operator<string> {
           "the folder of a file stream changed (allowDirectoryChange): what the checkpoint recorded carries over",
         );
       }
-      for (const [t, files] of d.batches) this.batches.set(t, files);
+      this.batches.restore(d.batches, (files) => files.length === 0, d.through);
       for (const [name, mtime] of d.remembered) this.remembered.set(name, mtime);
       this.threshold = d.threshold;
     },
+    allocateEmptyThrough: (time: number): void => this.batches.allocateEmptyThrough(time),
   };
 
   initialize(self: DStream<string>, _zeroTime: number, restoring: boolean): void {
@@ -169,19 +176,18 @@ export class FileInputOp implements Operator<string> {
 
   /** The files given to the batch at `time`, if it was cut. */
   filesOf(time: number): string[] | undefined {
-    return this.batches.get(time);
+    return this.batches.has(time) ? (this.batches.get(time) ?? []) : undefined;
   }
 
   compute(time: number, self: DStream<string>): RDD<string> {
     let files = this.batches.get(time);
+    if (!files && this.batches.has(time)) files = []; // allocated, and given no file
     if (!files) {
       files = this.newFiles(time, self);
-      this.batches.set(time, files);
+      this.batches.set(time, files, files.length === 0);
     }
     // Without checkpoints, only windows read past batches; with them, inputLog.save() prunes instead.
-    if (self.context.checkpointDirectory === undefined) {
-      for (const t of this.batches.keys()) if (t <= time - self.rememberDuration) this.batches.delete(t);
-    }
+    if (self.context.checkpointDirectory === undefined) this.batches.prune(time - self.rememberDuration + 1);
     if (files.length === 0) return RDD.fromPartitions([[]], self.context.rddEnv);
     return this.linesOf(files, time, self);
   }

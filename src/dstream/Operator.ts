@@ -43,12 +43,21 @@ export interface CheckpointableState<T> {
   restore(self: DStream<T>, perPartition: unknown[][], version: number): void;
 }
 
-/** What an input stream allocated to batches: recorded in metadata checkpoints, replayed on recovery. */
+/**
+ * What an input stream allocated to batches: recorded in metadata checkpoints, replayed on recovery. A batch given
+ * nothing must cost nothing in what `save` returns (record the latest batch allocated, and list only batches that
+ * got input), so that a metadata checkpoint does not grow with the number of batches pending.
+ */
 export interface InputLog {
   /** Whether the input can be read again for a recorded batch (files, logs); a queue cannot. */
   readonly replayable: boolean;
   /** The allocations of every batch at or after `keepFrom`, and whatever else the stream needs to resume. */
   save(keepFrom: number): unknown;
+  /**
+   * Gives nothing to every batch up to `time` not yet allocated (the batches of a down time after the first one,
+   * which takes what arrived meanwhile): their computation later finds them allocated and empty.
+   */
+  allocateEmptyThrough(time: number): void;
   /** Restores what `save` returned, before any batch is replayed. */
   restore(data: unknown, self: DStream<any>): void | Promise<void>;
 }

@@ -11,6 +11,7 @@ import { ReceiverSupervisor } from "../receiver/ReceiverSupervisor.js";
 import type { ReceiverInfo } from "../scheduler/StreamingListener.js";
 import { FileWriteAheadLog } from "../receiver/wal/FileWriteAheadLog.js";
 import type { WalRecordHandle, WriteAheadLog } from "../receiver/wal/WriteAheadLog.js";
+import { Allocations } from "./Allocations.js";
 import type { InputLog, Operator } from "./Operator.js";
 
 /** Records a receiver stored in one call: counted as received once logged (with the WAL) or at once (without). */
@@ -29,7 +30,10 @@ interface BlockRef {
 }
 
 interface ReceiverLogData {
+  /** The blocks of every batch kept that got some (0.1.0 listed empty batches too). */
   batches: Array<[number, BlockRef[]]>;
+  /** The latest batch time allocated: later ones not listed got no block (absent in 0.1.0). */
+  through?: number;
   /** The last block given to a batch: blocks logged after it were received but not yet given to any batch. */
   allocatedUpTo: WalRecordHandle | undefined;
 }
@@ -49,7 +53,7 @@ export class ReceiverInputOp<T> implements Operator<T> {
   readonly parents: readonly DStream<any>[] = [];
   readonly input = true;
   private received: Block<T>[] = [];
-  private readonly batches = new Map<number, Block<T>[]>();
+  private readonly batches = new Allocations<Block<T>[]>();
   private allocatedUpTo: WalRecordHandle | undefined;
   private wal: WriteAheadLog | undefined;
   /** Blocks being logged, in log order: received once they and every block before them are durable. */
@@ -76,32 +80,33 @@ export class ReceiverInputOp<T> implements Operator<T> {
       replayable: this.useWriteAheadLog,
       save: (keepFrom: number): ReceiverLogData => {
         let oldest = Number.POSITIVE_INFINITY;
-        for (const [t, blocks] of this.batches) {
-          if (t < keepFrom) this.batches.delete(t);
-          else for (const b of blocks) oldest = Math.min(oldest, b.time);
-        }
+        this.batches.prune(keepFrom);
+        for (const blocks of this.batches.values()) for (const b of blocks) oldest = Math.min(oldest, b.time);
         for (const b of this.received) oldest = Math.min(oldest, b.time);
         const wal = this.wal;
         if (wal && Number.isFinite(oldest)) {
           this.cleaning = this.cleaning.then(() => wal.clean(oldest)).catch(() => {});
         }
         return {
-          batches: [...this.batches].map(([t, blocks]) => [
+          batches: [...this.batches.entries()].map(([t, blocks]) => [
             t,
             blocks.map((b) => ({ handle: b.handle!, time: b.time })),
           ]),
+          through: this.batches.through,
           allocatedUpTo: this.allocatedUpTo,
         };
       },
       restore: async (data: unknown, self: DStream<T>): Promise<void> => {
         const d = data as ReceiverLogData;
         const wal = this.openLog(self);
+        const batches: Array<[number, Block<T>[]]> = [];
         for (const [t, refs] of d.batches) {
           const blocks: Block<T>[] = [];
           for (const ref of refs)
             blocks.push({ ...ref, items: this.decode(await wal.read(ref.handle), ref.handle) });
-          this.batches.set(t, blocks);
+          batches.push([t, blocks]);
         }
+        this.batches.restore(batches, (blocks) => blocks.length === 0, d.through);
         this.allocatedUpTo = d.allocatedUpTo;
         let after = d.allocatedUpTo === undefined;
         for await (const { handle, time, record } of wal.readAll()) {
@@ -109,6 +114,7 @@ export class ReceiverInputOp<T> implements Operator<T> {
           else if (sameHandle(handle, d.allocatedUpTo!)) after = true;
         }
       },
+      allocateEmptyThrough: (time: number): void => this.batches.allocateEmptyThrough(time),
     };
   }
 
@@ -236,15 +242,15 @@ export class ReceiverInputOp<T> implements Operator<T> {
 
   compute(time: number, self: DStream<T>): RDD<T> {
     let blocks = this.batches.get(time);
+    if (!blocks && this.batches.has(time)) blocks = []; // allocated, and given no block
     if (!blocks) {
       blocks = this.received;
       this.received = [];
-      this.batches.set(time, blocks);
+      this.batches.set(time, blocks, blocks.length === 0);
       const last = blocks.at(-1)?.handle;
       if (last) this.allocatedUpTo = last;
-      if (self.context.checkpointDirectory === undefined) {
-        for (const t of this.batches.keys()) if (t <= time - self.rememberDuration) this.batches.delete(t);
-      }
+      if (self.context.checkpointDirectory === undefined)
+        this.batches.prune(time - self.rememberDuration + 1);
     }
     return blockRDD(blocks, self);
   }

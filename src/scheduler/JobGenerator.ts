@@ -3,6 +3,14 @@ import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import { type Clock, RecurringTimer } from "../time.js";
 import type { JobScheduler } from "./JobScheduler.js";
 
+/** The batches a restart runs: `first` to `until`, of which the last `downTime` are those of the down time. */
+export interface RestartedBatches {
+  first: number;
+  until: number;
+  batches: number;
+  downTime: number;
+}
+
 /**
  * Ticks batch times on the context's clock and turns each into a batch of jobs (Spark's JobGenerator). The first
  * batch is at the first multiple of the batch duration after the start; zero time is one batch before it.
@@ -36,8 +44,13 @@ export class JobGenerator {
 
   /**
    * Restarts from a checkpoint (Spark's JobGenerator.restart): `prepare` restores and replays state, then every
-   * batch after the last completed one is generated again, up to the later of the checkpoint's last batch and
-   * now (the down time), and the timer carries on after that.
+   * batch after the last completed one runs again, up to the later of the checkpoint's last batch and now (the
+   * down time), and the timer carries on after that.
+   *
+   * Batches up to the checkpoint's last one have their input recorded. The batches of the down time are allocated
+   * now, before any input starts, as Spark generates them at its restart: the first takes what arrived meanwhile
+   * (new files, logged blocks), the others nothing. Their jobs are generated only as each comes to run, so a day of
+   * down time is one queued range, not 86,400 batches in memory.
    */
   restart(
     zeroTime: number,
@@ -45,20 +58,31 @@ export class JobGenerator {
     lastCompleted: number | undefined,
     checkpointTime: number,
     prepare: () => void,
-  ): number[] {
+  ): RestartedBatches {
     this.zero = zeroTime;
     this.graph.start(zeroTime, rememberDuration, true);
     prepare();
+    const step = this.batchDuration;
     const now = this.clock.getTimeMillis();
-    const alignedNow = zeroTime + Math.floor((now - zeroTime) / this.batchDuration) * this.batchDuration;
+    const alignedNow = zeroTime + Math.floor((now - zeroTime) / step) * step;
     const until = Math.max(checkpointTime, alignedNow);
-    const times: number[] = [];
-    for (let t = (lastCompleted ?? zeroTime) + this.batchDuration; t <= until; t += this.batchDuration)
-      times.push(t);
-    for (const t of times) this.generate(t);
+    const first = (lastCompleted ?? zeroTime) + step;
+    const firstDown = checkpointTime + step;
     this.last = until; // batches up to here are accounted for, re-run or recorded complete
-    this.timer.start(until + this.batchDuration);
-    return times;
+    const batches = until >= first ? (until - first) / step + 1 : 0;
+    const downTime = until >= firstDown ? (until - firstDown) / step + 1 : 0;
+    try {
+      if (downTime > 0) {
+        for (const s of this.graph.inputs) s.getOrCompute(firstDown);
+        for (const s of this.graph.inputs) s.op.inputLog?.allocateEmptyThrough(until);
+      }
+      this.scheduler.submitRange(first, until, step, (t) => this.graph.generateJobs(t));
+    } catch (e) {
+      this.onFailure(e instanceof UserFunctionError ? e.atBatch(firstDown) : e);
+      return { first, until, batches, downTime };
+    }
+    this.timer.start(until + step);
+    return { first, until, batches, downTime };
   }
 
   stop(): void {

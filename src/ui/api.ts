@@ -26,6 +26,21 @@ export interface StreamingStatisticsJson {
   appName: string;
   state: string;
   numTotalFailedBatches: number;
+  /** After a restart: the batches it runs (pending at the stop, then the down time's), and how far it is. */
+  catchUp?: CatchUpJson;
+}
+
+/** spate's addition: the catch-up of a restarted job. */
+export interface CatchUpJson {
+  /** Batches the restart runs: those not completed before the stop, then those of the down time. */
+  batches: number;
+  /** Of those, the batches of the down time. */
+  downTimeBatches: number;
+  numCompletedBatches: number;
+  batchesPerSecond: number;
+  startTime: string;
+  /** When the last of them completed. */
+  endTime?: string;
 }
 
 export interface OutputOperationJson {
@@ -162,7 +177,23 @@ export class StreamingApi {
       appName: this.ssc.appName,
       state: this.ssc.state(),
       numTotalFailedBatches: p.numTotalFailedBatches,
+      catchUp: this.catchUp(),
     });
+  }
+
+  private catchUp(): CatchUpJson | undefined {
+    const c = this.ssc.catchUpStatus();
+    return (
+      c &&
+      compact({
+        batches: c.batches,
+        downTimeBatches: c.downTimeBatches,
+        numCompletedBatches: c.completed,
+        batchesPerSecond: c.batchesPerSecond,
+        startTime: iso(c.startedAt)!,
+        endTime: iso(c.finishedAt),
+      })
+    );
   }
 
   /** Retained batches, newest first (as Spark), of the given statuses (all when none is given). */

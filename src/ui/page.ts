@@ -53,6 +53,9 @@ const PAGE = /* html */ `<!doctype html>
   .ops .pill { margin: 0 4px 2px 0; }
   #error { display: none; margin-bottom: 12px; padding: 8px 12px; border-radius: 6px; background: #fde2e0;
            color: var(--red); }
+  #catchup:empty { display: none; }
+  #catchup { margin-bottom: 12px; padding: 8px 12px; border-radius: 6px; background: var(--card);
+             border: 1px solid var(--line); }
   @media (max-width: 900px) { .charts { grid-template-columns: 1fr; } }
 </style>
 </head>
@@ -64,6 +67,7 @@ const PAGE = /* html */ `<!doctype html>
 </header>
 <main>
   <div id="error"></div>
+  <div id="catchup"></div>
   <div class="cards" id="cards"></div>
   <div class="charts">
     <div class="chart"><h3>Input rate <span>records/s</span></h3><div id="chart-inputRate" data-points="0"></div></div>
@@ -223,6 +227,15 @@ const PAGE = /* html */ `<!doctype html>
       ["Records received", fmtNum(s.numReceivedRecords)],
       ["Receivers", s.numReceivers === 0 ? "none" : s.numActiveReceivers + " / " + s.numReceivers + " active"]
     ];
+    // After a restart: the batches it runs again or for the first time (the down time), and how far it is.
+    var c = s.catchUp, line = document.getElementById("catchup");
+    line.textContent = !c ? "" : c.endTime === undefined
+      ? "Catching up after the restart: " + fmtNum(c.numCompletedBatches) + " of " + fmtNum(c.batches) +
+        " batches (" + fmtNum(c.downTimeBatches) + " of down time), " + fmtNum(c.batchesPerSecond) + " batches/s" +
+        (c.batchesPerSecond > 0 ? ", about " + fmtDuration(1000 * (c.batches - c.numCompletedBatches) / c.batchesPerSecond) + " left" : "")
+      : "Caught up after the restart: " + fmtNum(c.batches) + " batches (" + fmtNum(c.downTimeBatches) +
+        " of down time) in " + fmtDuration(Date.parse(c.endTime) - Date.parse(c.startTime)) + ", " +
+        fmtNum(c.batchesPerSecond) + " batches/s";
     var box = document.getElementById("cards");
     box.replaceChildren();
     cards.forEach(function (c) {

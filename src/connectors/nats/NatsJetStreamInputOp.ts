@@ -3,6 +3,7 @@ import type { DStream } from "../../DStream.js";
 import type { InputLog, Operator } from "../../dstream/Operator.js";
 import { InvalidArgumentError, SpateError } from "../../errors.js";
 import type { Logger } from "../../log.js";
+import { Allocations } from "../../dstream/Allocations.js";
 import { RDD } from "../../rdd/RDD.js";
 import {
   DEFAULT_UNAVAILABLE_TIMEOUT,
@@ -49,8 +50,13 @@ interface Allocation {
 }
 
 interface NatsLogData {
-  /** `[batch time, first sequence, last sequence, messages]` of every batch kept; empty batches are `[t, 0, 0, 0]`. */
+  /**
+   * `[batch time, first sequence, last sequence, messages]` of every batch kept that got messages (0.1.0 listed
+   * empty batches too, as `[t, 0, 0, 0]`).
+   */
   batches: Array<[number, number, number, number]>;
+  /** The latest batch time allocated: later ones not listed got no message (absent in 0.1.0). */
+  through?: number;
   /** The first sequence no batch has been given: where reading resumes. */
   next: number;
 }
@@ -94,7 +100,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
   readonly kind = "natsJetStream";
   readonly parents: readonly DStream<any>[] = [];
   readonly input = true;
-  private readonly batches = new Map<number, Allocation>();
+  private readonly batches = new Allocations<Allocation>();
   private readonly stream: string;
   private readonly subjects: string[];
   private readonly maxPerBatch: number;
@@ -149,17 +155,22 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
   readonly inputLog: InputLog = {
     replayable: true,
     save: (keepFrom: number): NatsLogData => {
-      for (const t of this.batches.keys()) if (t < keepFrom) this.batches.delete(t);
+      this.batches.prune(keepFrom);
       return {
-        batches: [...this.batches].map(([t, a]) => [t, a.from, a.to, a.count]),
+        batches: [...this.batches.entries()].map(([t, a]) => [t, a.from, a.to, a.count]),
+        through: this.batches.through,
         next: this.next,
       };
     },
+    allocateEmptyThrough: (time: number): void => this.batches.allocateEmptyThrough(time),
     restore: async (data: unknown, self: DStream<any>): Promise<void> => {
       this.owner = self;
       const d = data as NatsLogData;
-      this.batches.clear();
-      for (const [t, from, to, count] of d.batches) this.batches.set(t, { from, to, count, messages: [] });
+      this.batches.restore(
+        d.batches.map(([t, from, to, count]): [number, Allocation] => [t, { from, to, count, messages: [] }]),
+        (a) => a.count === 0,
+        d.through,
+      );
       this.next = d.next;
       const pending = [...this.batches.values()].filter((a) => a.count > 0).sort((a, b) => a.from - b.from);
       try {
@@ -205,6 +216,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
 
   compute(time: number, self: DStream<NatsMessage>): RDD<NatsMessage> {
     let a = this.batches.get(time);
+    if (!a && this.batches.has(time)) a = { from: 0, to: 0, count: 0, messages: [] }; // allocated, given nothing
     if (!a) {
       if (this.failure !== undefined) throw this.failure;
       const taken =
@@ -216,12 +228,11 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
           ? { from: taken[0]!.seq, to: taken.at(-1)!.seq, count: taken.length, messages: taken }
           : { from: 0, to: 0, count: 0, messages: [] };
       if (taken.length > 0) this.next = a.to + 1;
-      this.batches.set(time, a);
+      this.batches.set(time, a, a.count === 0);
       this.wake();
       // Without checkpoints, only windows read past batches; with them, inputLog.save() prunes instead.
-      if (self.context.checkpointDirectory === undefined) {
-        for (const t of this.batches.keys()) if (t <= time - self.rememberDuration) this.batches.delete(t);
-      }
+      if (self.context.checkpointDirectory === undefined)
+        this.batches.prune(time - self.rememberDuration + 1);
     } else if (a.messages.length !== a.count) {
       throw this.replayFailed("they were not read again before the batch ran", a.from, a.to, time);
     }
