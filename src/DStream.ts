@@ -12,7 +12,7 @@ import { WindowedOp } from "./dstream/WindowedOp.js";
 import { attribute, IllegalStateError, InvalidArgumentError } from "./errors.js";
 import { writeDirDurably } from "./io/durable.js";
 import { formatRecord } from "./rdd/keys.js";
-import { HashPartitioner, type Partitioner } from "./rdd/Partitioner.js";
+import { DEFAULT_MAX_PARALLELISM, HashPartitioner, type Partitioner } from "./rdd/Partitioner.js";
 import { RDD, requirePartitions } from "./rdd/RDD.js";
 import { runAs } from "./rdd/scope.js";
 import type { StateSpec } from "./State.js";
@@ -205,9 +205,16 @@ export class DStream<T> {
     return new DStream(this.ssc, new MappedOp(kind, this, fn));
   }
 
-  private statePartitioner(numPartitions: number | undefined): Partitioner {
-    const n = numPartitions ?? this.ssc.rddEnv.defaultParallelism ?? 1;
-    return new HashPartitioner(requirePartitions(n));
+  private statePartitioner(numPartitions: number | undefined): HashPartitioner {
+    const n = requirePartitions(numPartitions ?? this.ssc.rddEnv.defaultParallelism ?? 1);
+    const groups = this.ssc.rddEnv.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    if (n > groups) {
+      throw new InvalidArgumentError(
+        `A stateful operator cannot have more partitions (${n}) than key groups (spate.state.maxParallelism, ` +
+          `${groups}). Use at most ${groups} partitions; a new job (empty checkpoint) may raise spate.state.maxParallelism.`,
+      );
+    }
+    return new HashPartitioner(n, groups);
   }
 
   // ---- transformations -----------------------------------------------------------------------------------------

@@ -79,7 +79,10 @@ export class StreamingContext {
     this.appName = options.appName ?? "spate";
     this.conf = new SpateConf({ ...confFromEnvironment(), ...options.conf });
     this.log = options.logger ?? createLogger(this.appName);
-    this.rddEnv = { defaultParallelism: this.conf.getNumber("spate.default.parallelism") };
+    this.rddEnv = {
+      defaultParallelism: this.conf.getNumber("spate.default.parallelism"),
+      maxParallelism: this.conf.getNumber("spate.state.maxParallelism"),
+    };
     this.bus = new ListenerBus((error, event) =>
       this.log.warn({ event, error }, "a streaming listener threw"),
     );
@@ -563,7 +566,7 @@ export class StreamingContext {
           if (!s.op.checkpointState || this.droppedState.includes(s.id)) continue;
           if (saved) {
             const started = performance.now();
-            s.op.checkpointState.restore(s, saved.perPartition, saved.version);
+            s.op.checkpointState.restore(s, saved.perPartition, saved.version, saved.partitioning);
             versions.set(s.id, saved.version);
             this.log.info(
               { operatorId: s.id, version: saved.version, ms: Math.round(performance.now() - started) },

@@ -136,6 +136,13 @@ export const SETTINGS = {
     doc: "Completed batches the streaming UI and its API remember (Spark's spark.streaming.ui.retainedBatches).",
     check: positiveInt,
   },
+  "spate.state.maxParallelism": {
+    type: "number",
+    default: 128,
+    doc: "Key groups of keyed state (Flink's max parallelism): the most partitions a stateful operator can have. Fixed at the first start: a checkpoint restores into any partition count up to it, never into another value.",
+    check: (v: number) =>
+      Number.isInteger(v) && v >= 1 && v <= 32768 ? undefined : "a whole number from 1 to 32768",
+  },
   "spate.default.parallelism": {
     type: "number",
     default: undefined,

@@ -2,6 +2,7 @@ import type { SpateConf } from "../config.js";
 import type { DStream } from "../DStream.js";
 import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
+import { DEFAULT_MAX_PARALLELISM, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import type { ListenerBus } from "../scheduler/StreamingListener.js";
 import type { CheckpointLease } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
@@ -20,6 +21,8 @@ interface StateChain {
   version: number;
   files: string[];
   deltas: number;
+  /** How its files are partitioned; undefined for files written before key groups. */
+  partitioning: StatePartitioning | undefined;
 }
 
 const TEN_SECONDS = 10_000;
@@ -104,6 +107,7 @@ export class Checkpointer {
   private lastWrite = Number.NEGATIVE_INFINITY;
   /** When (performance.now) each operator's last data checkpoint was written. */
   private readonly lastData = new Map<string, number>();
+  private readonly maxParallelism: number;
 
   constructor(
     readonly store: CheckpointStore,
@@ -118,14 +122,27 @@ export class Checkpointer {
   ) {
     this.retain = conf.getNumber("spate.checkpoint.retain") ?? 10;
     this.fullEvery = conf.getNumber("spate.checkpoint.fullSnapshotEvery") ?? 10;
+    this.maxParallelism = conf.getNumber("spate.state.maxParallelism") ?? DEFAULT_MAX_PARALLELISM;
   }
 
   /** Continues from a restored checkpoint: its state chains and completed batch. */
   resume(metadata: MetadataCheckpoint, name: string, restored: ReadonlyMap<string, number>): void {
     this.completed = metadata.completedTime;
     for (const [id, s] of Object.entries(metadata.state)) {
-      if (restored.has(id))
-        this.chains.set(id, { version: s.version, files: s.files, deltas: s.files.length - 1 });
+      if (!restored.has(id)) continue;
+      const partitioning =
+        s.numPartitions === undefined
+          ? undefined
+          : { numPartitions: s.numPartitions, maxParallelism: s.maxParallelism };
+      const now = this.graph.streams.find((x) => x.id === id)?.op.checkpointState?.partitioning;
+      // State restored into another partitioning: deltas of the new stores cannot follow the old files.
+      const rescaled = !partitioning || !now || !samePartitioning(partitioning, now);
+      this.chains.set(id, {
+        version: s.version,
+        files: s.files,
+        deltas: rescaled ? this.fullEvery : s.files.length - 1,
+        partitioning,
+      });
     }
     this.retained.push({ name, files: Object.values(metadata.state).flatMap((s) => s.files) });
   }
@@ -180,8 +197,13 @@ export class Checkpointer {
       this.chains.set(
         s.id,
         full
-          ? { version: time, files: [name], deltas: 0 }
-          : { version: time, files: [...chain!.files, name], deltas: chain!.deltas + 1 },
+          ? { version: time, files: [name], deltas: 0, partitioning: cp.partitioning }
+          : {
+              version: time,
+              files: [...chain!.files, name],
+              deltas: chain!.deltas + 1,
+              partitioning: chain!.partitioning,
+            },
       );
       const durationMs = performance.now() - started;
       const entries = countEntries(body.partitions);
@@ -246,7 +268,13 @@ export class Checkpointer {
     const state: MetadataCheckpoint["state"] = {};
     for (const [id, chain] of this.chains) {
       const stream = this.graph.streams.find((s) => s.id === id);
-      if (stream) state[id] = { kind: stream.op.kind, version: chain.version, files: chain.files };
+      if (!stream) continue;
+      state[id] = { kind: stream.op.kind, version: chain.version, files: chain.files };
+      if (chain.partitioning) {
+        state[id].numPartitions = chain.partitioning.numPartitions;
+        if (chain.partitioning.maxParallelism !== undefined)
+          state[id].maxParallelism = chain.partitioning.maxParallelism;
+      }
     }
     // Read in the same synchronous step as the input logs: every batch generated up to `checkpointTime` has its
     // allocation in `inputs`.
@@ -262,6 +290,7 @@ export class Checkpointer {
       operators: this.operators(),
       inputs,
       state,
+      maxParallelism: this.maxParallelism,
       writtenAt: Date.now(),
     };
     const name = metadataName(time, phase, this.lease?.epoch);

@@ -1,5 +1,6 @@
 import { holderRunning, readOwnerRecord } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
+import { keyGroupRange } from "../rdd/Partitioner.js";
 import { decodeCheckpointFile } from "./format.js";
 import {
   countTimes,
@@ -42,7 +43,18 @@ export interface CheckpointReport {
       keys?: number;
       bytes?: number;
       files?: string[];
+      /**
+       * How the state files are partitioned: partition count, key groups (absent: written before key groups,
+       * keys placed by hash modulo the partition count) and the range of groups each partition owns.
+       */
+      partitioning?: {
+        numPartitions: number;
+        maxParallelism?: number;
+        keyGroups?: Array<[number, number]>;
+      };
     }>;
+    /** `spate.state.maxParallelism` recorded at the first start (absent before key groups). */
+    maxParallelism?: number;
   };
   /** Whether the newest metadata checkpoint in the folder restores (metadata and state verify). */
   newestRestores: boolean;
@@ -142,6 +154,7 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
       completedBatch: md.completedTime,
       pendingBatches: countTimes(pendingOf(md)),
       pendingRanges: pendingOf(md),
+      ...(md.maxParallelism !== undefined && { maxParallelism: md.maxParallelism }),
       operators: md.operators.map((op) => {
         const state = md.state[op.id];
         if (!state) return { ...op };
@@ -158,12 +171,29 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
               keys.add(`${keyOfPartition(body!, p)}:${keyText(r[0])}`);
           }
         }
+        const numPartitions =
+          state.numPartitions ??
+          Math.max(
+            0,
+            ...state.files.map((f) => (decoded.get(f) as StateBody | undefined)?.partitions.length ?? 0),
+          );
+        const maxParallelism = state.maxParallelism;
         return {
           ...op,
           stateVersion: state.version,
           keys: keys.size,
           bytes: state.files.reduce((n, f) => n + (byName.get(f)?.bytes ?? 0), 0),
           files: state.files,
+          partitioning: {
+            numPartitions,
+            ...(maxParallelism !== undefined && {
+              maxParallelism,
+              keyGroups: Array.from({ length: numPartitions }, (_, p): [number, number] => {
+                const r = keyGroupRange(p, numPartitions, maxParallelism);
+                return [r.start, r.end];
+              }),
+            }),
+          },
         };
       }),
     };

@@ -8,6 +8,17 @@ export interface OperatorRecord {
   stateful: boolean;
 }
 
+/** Where one stateful operator's state is in a checkpoint. */
+export interface StateRecord {
+  kind: string;
+  version: number;
+  files: string[];
+  /** Partitions of its files. */
+  numPartitions?: number;
+  /** Key groups its keys were partitioned by. */
+  maxParallelism?: number;
+}
+
 /**
  * A metadata checkpoint (Spark's Checkpoint): the configuration, the graph's operators, the batches generated and
  * completed, what each input gave each batch still needed, and where each stateful operator's state is.
@@ -30,8 +41,13 @@ export interface MetadataCheckpoint {
   operators: OperatorRecord[];
   /** Input logs by input stream id. */
   inputs: Record<string, unknown>;
-  /** State by operator id: the batch time it is at and its files (a full snapshot, then deltas). */
-  state: Record<string, { kind: string; version: number; files: string[] }>;
+  /**
+   * State by operator id: the batch time it is at, its files (a full snapshot, then deltas), and how those files
+   * are partitioned (absent in checkpoints written before key groups: then the files tell the partition count).
+   */
+  state: Record<string, StateRecord>;
+  /** `spate.state.maxParallelism` since the first start (absent in checkpoints written before key groups). */
+  maxParallelism?: number;
   /** Wall-clock time of writing, for people reading `checkpoint inspect`. */
   writtenAt: number;
 }

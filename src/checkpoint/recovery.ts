@@ -1,6 +1,7 @@
 import { CheckpointCorruptError, GraphMismatchError } from "../errors.js";
 import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
+import type { StatePartitioning } from "../rdd/Partitioner.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import { decodeCheckpointFile } from "./format.js";
 import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
@@ -9,7 +10,8 @@ import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
 export interface RestoredCheckpoint {
   name: string;
   metadata: MetadataCheckpoint;
-  state: Map<string, { version: number; perPartition: unknown[][] }>;
+  /** With how the files are partitioned (`maxParallelism` absent: written before key groups). */
+  state: Map<string, { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }>;
   /** Newer checkpoints that did not verify and were passed over. */
   skipped: Array<{ name: string; reason: string }>;
 }
@@ -55,7 +57,14 @@ async function load(
         (perPartition[p] ??= []).push(part);
       });
     }
-    state.set(id, { version: s.version, perPartition });
+    state.set(id, {
+      version: s.version,
+      perPartition,
+      partitioning: {
+        numPartitions: s.numPartitions ?? perPartition.length,
+        ...(s.maxParallelism !== undefined && { maxParallelism: s.maxParallelism }),
+      },
+    });
   }
   return { name, metadata, state, skipped: [] };
 }
@@ -122,6 +131,27 @@ export function matchGraph(
     );
   }
   const byId = new Map(graph.streams.map((s) => [s.id, s]));
+  // Key groups are fixed at the first start: a key's group is its hash modulo their number.
+  const recorded = new Map<number, string[]>();
+  if (metadata.maxParallelism !== undefined) recorded.set(metadata.maxParallelism, []);
+  for (const [id, s] of Object.entries(metadata.state)) {
+    if (s.maxParallelism === undefined) continue;
+    if (!recorded.has(s.maxParallelism)) recorded.set(s.maxParallelism, []);
+    recorded.get(s.maxParallelism)!.push(id);
+  }
+  for (const s of graph.streams) {
+    const now = s.op.checkpointState?.partitioning.maxParallelism;
+    if (now === undefined) continue;
+    for (const [then, ids] of recorded) {
+      if (then === now) continue;
+      throw new GraphMismatchError(
+        `The checkpoint was written with spate.state.maxParallelism ${then}, the job now has ${now}: keyed state ` +
+          `is divided into ${then} key groups at the first start and cannot be divided otherwise. Set ` +
+          `spate.state.maxParallelism to ${then} (any partition count up to it restores), or use a new checkpoint directory.`,
+        ids.length > 0 ? ids : [s.id],
+      );
+    }
+  }
   const problems: string[] = [];
   const ids: string[] = [];
   for (const op of metadata.operators) {

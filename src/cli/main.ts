@@ -157,6 +157,20 @@ function existingCheckpointFolder(dir: string): FileCheckpointStore {
   return store;
 }
 
+type OperatorReport = NonNullable<CheckpointReport["newest"]>["operators"][number];
+
+/** "2 partitions of 128 key groups (0-63, 64-127)"; ranges only for a few partitions. */
+function partitioningText(p: OperatorReport["partitioning"]): string {
+  if (!p) return "";
+  const n = `${p.numPartitions} partition${p.numPartitions === 1 ? "" : "s"}`;
+  if (p.maxParallelism === undefined) return `${n} (hash modulo partitions, before key groups)`;
+  const ranges =
+    p.keyGroups && p.keyGroups.length <= 16
+      ? ` (${p.keyGroups.map(([a, b]) => `${a}-${b}`).join(", ")})`
+      : "";
+  return `${n} of ${p.maxParallelism} key groups${ranges}`;
+}
+
 function printReport(report: CheckpointReport): void {
   const out: string[] = [`checkpoint folder ${report.location}`];
   const h = report.owner.holder;
@@ -172,7 +186,10 @@ function printReport(report: CheckpointReport): void {
   if (n) {
     out.push(
       `newest valid checkpoint: ${n.name} (${n.restores ? "restores" : "does NOT restore: a state file is missing or corrupt"})`,
-      `  app ${n.appName}, batch ${n.batchDuration} ms, zero time ${n.zeroTime}`,
+      `  app ${n.appName}, batch ${n.batchDuration} ms, zero time ${n.zeroTime}` +
+        (n.maxParallelism === undefined
+          ? ""
+          : `, ${n.maxParallelism} key groups (spate.state.maxParallelism)`),
       `  last completed batch ${n.completedBatch ?? "none"}, pending ${n.pendingBatches === 0 ? "none" : `${n.pendingBatches} (${n.pendingRanges.map(([a, b, step]) => (a === b ? `${a}` : `${a} to ${b} every ${step} ms`)).join(", ")})`}`,
       "  operators:",
     );
@@ -180,7 +197,8 @@ function printReport(report: CheckpointReport): void {
       const state = op.stateful
         ? op.keys === undefined
           ? "  state: none checkpointed yet"
-          : `  state at ${op.stateVersion}: ${op.keys} keys, ${op.bytes} bytes in ${op.files?.length} file(s)`
+          : `  state at ${op.stateVersion}: ${op.keys} keys, ${op.bytes} bytes in ${op.files?.length} file(s), ` +
+            partitioningText(op.partitioning)
         : "";
       out.push(`    ${op.id.padEnd(32)} ${op.kind.padEnd(22)}${state}`);
     }
@@ -257,7 +275,9 @@ export function program(): Command {
   const checkpoint = cli.command("checkpoint").description("look into a checkpoint folder");
   checkpoint
     .command("inspect")
-    .description("batches, operators with their ids, state keys and bytes, files and whether each verifies")
+    .description(
+      "batches, operators with their ids, state keys, bytes and partitioning, files and whether each verifies",
+    )
     .argument("<dir>")
     .option("--json", "print JSON")
     .action(async (dir: string, opts: { json?: boolean }) => {

@@ -1,6 +1,6 @@
 import type { DStream } from "../DStream.js";
 import { attribute, SpateError } from "../errors.js";
-import type { Partitioner } from "../rdd/Partitioner.js";
+import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { StateHandle, type StateSpec } from "../State.js";
 import type { CheckpointableState, Operator } from "./Operator.js";
@@ -22,11 +22,11 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
   constructor(
     private readonly parent: DStream<[K, V]>,
     private readonly spec: StateSpec<K, V, S, M>,
-    readonly partitioner: Partitioner,
+    readonly partitioner: HashPartitioner,
   ) {
     this.parents = [parent];
     this.computedAt = new Array(partitioner.numPartitions).fill(Number.NEGATIVE_INFINITY);
-    this.checkpointState = storeCheckpoint(partitioner.numPartitions, this.storeOptions());
+    this.checkpointState = storeCheckpoint(partitioner, this.storeOptions());
   }
 
   get slideDuration(): number {

@@ -1,4 +1,5 @@
 import type { DStream } from "../DStream.js";
+import type { StatePartitioning } from "../rdd/Partitioner.js";
 import type { RDD } from "../rdd/RDD.js";
 
 /**
@@ -39,8 +40,14 @@ export interface CheckpointableState<T> {
   readonly fullOnly?: boolean;
   /** The state as of `time` (the batch just committed): every entry, or what changed since the last snapshot. */
   snapshot(self: DStream<T>, time: number, mode: "full" | "delta"): unknown[];
-  /** Restores the state at `version` from, per partition, a full snapshot followed by deltas. */
-  restore(self: DStream<T>, perPartition: unknown[][], version: number): void;
+  /** How the state is partitioned now (recorded with each data checkpoint). */
+  readonly partitioning: StatePartitioning;
+  /**
+   * Restores the state at `version` from, per partition, a full snapshot followed by deltas, written with the
+   * partitioning `from` (default: as now). When that differs from now, every key moves to the partition that
+   * owns its key group.
+   */
+  restore(self: DStream<T>, perPartition: unknown[][], version: number, from?: StatePartitioning): void;
 }
 
 /**

@@ -1,10 +1,11 @@
 import type { DStream } from "../DStream.js";
 import { attribute, InvalidArgumentError } from "../errors.js";
 import { KeyMap } from "../rdd/keys.js";
-import type { Partitioner } from "../rdd/Partitioner.js";
+import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { requireMultiple } from "../time.js";
 import type { CheckpointableState, Operator } from "./Operator.js";
+import { logRedistributed } from "./storeCheckpoint.js";
 
 interface Merge<V> {
   prev: V | undefined;
@@ -34,7 +35,7 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
     private readonly filterFn: ((kv: [K, V]) => boolean) | undefined,
     readonly windowDuration: number,
     slideDuration: number,
-    private readonly partitioner: Partitioner,
+    private readonly partitioner: HashPartitioner,
   ) {
     requireMultiple(
       "The window duration",
@@ -52,24 +53,52 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
     this.slideDuration = slideDuration;
     this.parentRememberExtra = windowDuration;
     reduced.persist();
+    this.checkpointState = this.windowCheckpoint();
   }
 
   initialize(self: DStream<[K, V]>): void {
     self.persist();
   }
 
-  /** The state of a reduced window is the window itself: the next one is computed from it. */
-  readonly checkpointState: CheckpointableState<[K, V]> = {
-    fullOnly: true,
-    snapshot: (self, time) => (self.getOrCompute(time)?.materialize() ?? []).map((records) => ({ records })),
-    restore: (self, perPartition, version) => {
-      const parts = Array.from({ length: this.partitioner.numPartitions }, (_, p) => {
-        const snaps = (perPartition[p] ?? []) as Array<{ records: Array<[K, V]> }>;
-        return snaps.at(-1)?.records ?? [];
-      });
-      self.seed(version, RDD.fromPartitions(parts, self.context.rddEnv, this.partitioner));
-    },
-  };
+  /**
+   * The state of a reduced window is the window itself: the next one is computed from it. Restored into another
+   * partition count, each record goes to the partition that owns its key's group.
+   */
+  readonly checkpointState: CheckpointableState<[K, V]>;
+
+  private windowCheckpoint(): CheckpointableState<[K, V]> {
+    const partitioner = this.partitioner;
+    const partitioning: StatePartitioning = {
+      numPartitions: partitioner.numPartitions,
+      maxParallelism: partitioner.maxParallelism,
+    };
+    return {
+      fullOnly: true,
+      partitioning,
+      snapshot: (self, time) =>
+        (self.getOrCompute(time)?.materialize() ?? []).map((records) => ({ records })),
+      restore: (self, perPartition, version, from) => {
+        const saved = perPartition.map(
+          (snaps) => (snaps as Array<{ records: Array<[K, V]> }>).at(-1)?.records ?? [],
+        );
+        let parts: Array<Array<[K, V]>>;
+        if (!from || samePartitioning(from, partitioning)) {
+          parts = Array.from({ length: partitioner.numPartitions }, (_, p) => saved[p] ?? []);
+        } else {
+          parts = Array.from({ length: partitioner.numPartitions }, () => []);
+          for (const records of saved)
+            for (const kv of records) parts[partitioner.getPartition(kv[0])]!.push(kv);
+          logRedistributed(
+            self,
+            from,
+            partitioning,
+            parts.reduce((n, p) => n + p.length, 0),
+          );
+        }
+        self.seed(version, RDD.fromPartitions(parts, self.context.rddEnv, partitioner));
+      },
+    };
+  }
 
   compute(time: number, self: DStream<[K, V]>): RDD<[K, V]> {
     const parentSlide = this.reduced.slideDuration;

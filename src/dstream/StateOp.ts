@@ -1,7 +1,7 @@
 import type { DStream } from "../DStream.js";
 import { attribute } from "../errors.js";
 import { KeyMap } from "../rdd/keys.js";
-import type { Partitioner } from "../rdd/Partitioner.js";
+import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import type { CheckpointableState, Operator } from "./Operator.js";
 import { storeCheckpoint } from "./storeCheckpoint.js";
@@ -27,11 +27,11 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
   constructor(
     private readonly parent: DStream<[K, V]>,
     private readonly updateFn: UpdateFunction<K, V, S>,
-    readonly partitioner: Partitioner,
+    readonly partitioner: HashPartitioner,
     private readonly initialState: Array<[K, S]> | undefined,
   ) {
     this.parents = [parent];
-    this.checkpointState = storeCheckpoint(partitioner.numPartitions);
+    this.checkpointState = storeCheckpoint(partitioner);
   }
 
   get slideDuration(): number {

@@ -1,26 +1,100 @@
 import type { DStream } from "../DStream.js";
-import type { StateSnapshot, StateStoreOptions } from "../state/StateStore.js";
+import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
+import { MemoryStateStore, type StateSnapshot, type StateStoreOptions } from "../state/StateStore.js";
 import type { CheckpointableState } from "./Operator.js";
 
 /** Data checkpoints of an operator whose state lives in one state store per partition. */
 export function storeCheckpoint<T>(
-  numPartitions: number,
+  partitioner: HashPartitioner,
   options: StateStoreOptions = {},
 ): CheckpointableState<T> {
+  const numPartitions = partitioner.numPartitions;
+  const partitioning: StatePartitioning = { numPartitions, maxParallelism: partitioner.maxParallelism };
   return {
+    partitioning,
     snapshot(self: DStream<T>, _time: number, mode: "full" | "delta"): unknown[] {
       const out: unknown[] = [];
       for (let p = 0; p < numPartitions; p++)
         out.push(self.context.stateStores.getStore(self.id, p, options).snapshot(mode));
       return out;
     },
-    restore(self: DStream<T>, perPartition: unknown[][], version: number): void {
-      for (let p = 0; p < numPartitions; p++) {
-        const snaps = (perPartition[p] ?? []).map(columnar);
-        self.context.stateStores.getStore(self.id, p, options).restore(snaps, version);
+    restore(self: DStream<T>, perPartition: unknown[][], version: number, from?: StatePartitioning): void {
+      const stores = self.context.stateStores;
+      if (!from || samePartitioning(from, partitioning)) {
+        for (let p = 0; p < numPartitions; p++) {
+          const snaps = (perPartition[p] ?? []).map(columnar);
+          stores.getStore(self.id, p, options).restore(snaps, version);
+        }
+        return;
       }
+      const moved = redistribute(perPartition, version, partitioner, options);
+      for (let p = 0; p < numPartitions; p++)
+        stores.getStore(self.id, p, options).restore([moved[p]!], version);
+      logRedistributed(
+        self,
+        from,
+        partitioning,
+        moved.reduce((n, s) => n + s.keys.length, 0),
+      );
     },
   };
+}
+
+/**
+ * State written with another partitioning, as one full snapshot per partition of `partitioner`: each old
+ * partition is rebuilt (its full snapshot and deltas applied), then every key goes to the partition that owns its
+ * key group, with its state and update time.
+ */
+export function redistribute(
+  perPartition: unknown[][],
+  version: number,
+  partitioner: HashPartitioner,
+  options: StateStoreOptions,
+): StateSnapshot<unknown, unknown>[] {
+  const n = partitioner.numPartitions;
+  const out: StateSnapshot<unknown, unknown>[] = Array.from({ length: n }, () => {
+    const snap: StateSnapshot<unknown, unknown> = {
+      mode: "full",
+      version,
+      keys: [],
+      states: [],
+      removed: [],
+    };
+    if (options.indexByTime) snap.updatedAt = [];
+    return snap;
+  });
+  for (let p = 0; p < perPartition.length; p++) {
+    const old = new MemoryStateStore<unknown, unknown>("redistribute", p, options);
+    old.restore((perPartition[p] ?? []).map(columnar), version);
+    old.forEach((state, key, updatedAt) => {
+      const to = out[partitioner.getPartition(key)]!;
+      to.keys.push(key);
+      to.states.push(state);
+      to.updatedAt?.push(updatedAt);
+    });
+  }
+  return out;
+}
+
+/** Logs that an operator's state moved to another partition count. */
+export function logRedistributed(
+  self: DStream<any>,
+  from: StatePartitioning,
+  to: StatePartitioning,
+  keys: number,
+): void {
+  self.context.log.info(
+    {
+      operatorId: self.id,
+      kind: self.op.kind,
+      fromPartitions: from.numPartitions,
+      toPartitions: to.numPartitions,
+      fromMaxParallelism: from.maxParallelism ?? "none (written before key groups)",
+      maxParallelism: to.maxParallelism,
+      keys,
+    },
+    `state redistributed from ${from.numPartitions} to ${to.numPartitions} partitions`,
+  );
 }
 
 /** Snapshots written before state went columnar held `entries: [key, state, updatedAt][]`. */

@@ -8,15 +8,84 @@ export interface Partitioner {
   equals(other: Partitioner | undefined): boolean;
 }
 
-/** Partitions keys by a stable hash, so a key's partition is the same in every process. */
+/** Key groups when `spate.state.maxParallelism` is not set (Flink's default for small jobs). */
+export const DEFAULT_MAX_PARALLELISM = 128;
+
+/** The largest number of key groups (Flink's upper bound, 2^15). */
+export const MAX_MAX_PARALLELISM = 32768;
+
+/** The key group of a key: its stable hash modulo the number of key groups (Flink's assignToKeyGroup). */
+export function keyGroupOf(key: unknown, maxParallelism: number): number {
+  return hashKey(key) % maxParallelism;
+}
+
+/**
+ * The partition that owns a key group: partitions own contiguous ranges of groups, so that a change of partition
+ * count moves whole ranges (Flink's computeOperatorIndexForKeyGroup).
+ */
+export function partitionOfKeyGroup(group: number, maxParallelism: number, numPartitions: number): number {
+  return Math.floor((group * numPartitions) / maxParallelism);
+}
+
+/** The key groups `[start, end]` (inclusive) partition `p` of `numPartitions` owns; empty when start > end. */
+export function keyGroupRange(
+  p: number,
+  numPartitions: number,
+  maxParallelism: number,
+): { start: number; end: number } {
+  return {
+    start: Math.ceil((p * maxParallelism) / numPartitions),
+    end: Math.ceil(((p + 1) * maxParallelism) / numPartitions) - 1,
+  };
+}
+
+/**
+ * How a stateful operator's state is laid out in partitions, as a checkpoint records it. `maxParallelism` is
+ * absent in checkpoints written before key groups (keys were then placed by hash modulo the partition count).
+ */
+export interface StatePartitioning {
+  numPartitions: number;
+  maxParallelism?: number;
+}
+
+/** Whether state laid out as `from` can be restored partition by partition into `to` (no key moves). */
+export function samePartitioning(from: StatePartitioning, to: StatePartitioning): boolean {
+  if (from.numPartitions !== to.numPartitions) return false;
+  return to.numPartitions === 1 || from.maxParallelism === to.maxParallelism;
+}
+
+/**
+ * Partitions keys by key group (Flink's KeyGroupRangeAssignment): a key's group is its stable hash modulo
+ * `maxParallelism`, and each of the `numPartitions` partitions owns a contiguous range of groups. A key's
+ * partition is the same in every process, and state restores into any partition count by moving whole groups.
+ * With more partitions than key groups (a plain shuffle), each partition is a group of its own: hash modulo
+ * partitions.
+ */
 export class HashPartitioner implements Partitioner {
-  constructor(readonly numPartitions: number) {}
+  /** The number of key groups keys are hashed into. */
+  readonly keyGroups: number;
+  /** The partition of each key group. */
+  private readonly owner: Int32Array;
+
+  constructor(
+    readonly numPartitions: number,
+    readonly maxParallelism: number = DEFAULT_MAX_PARALLELISM,
+  ) {
+    this.keyGroups = Math.max(maxParallelism, numPartitions);
+    this.owner = new Int32Array(numPartitions === 1 ? 0 : this.keyGroups);
+    for (let g = 0; g < this.owner.length; g++)
+      this.owner[g] = partitionOfKeyGroup(g, this.keyGroups, numPartitions);
+  }
 
   getPartition(key: unknown): number {
-    return this.numPartitions === 1 ? 0 : hashKey(key) % this.numPartitions;
+    return this.numPartitions === 1 ? 0 : this.owner[hashKey(key) % this.keyGroups]!;
   }
 
   equals(other: Partitioner | undefined): boolean {
-    return other instanceof HashPartitioner && other.numPartitions === this.numPartitions;
+    return (
+      other instanceof HashPartitioner &&
+      other.numPartitions === this.numPartitions &&
+      (this.numPartitions === 1 || other.keyGroups === this.keyGroups)
+    );
   }
 }

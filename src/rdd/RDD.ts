@@ -11,6 +11,8 @@ type Compute<T> = (partition: number, emit: Emit<T>) => void;
 export interface RDDEnv {
   /** `spate.default.parallelism`, when set. */
   readonly defaultParallelism: number | undefined;
+  /** `spate.state.maxParallelism`: the key groups of hash partitioners (default 128). */
+  readonly maxParallelism?: number;
 }
 
 const NO_ENV: RDDEnv = { defaultParallelism: undefined };
@@ -397,9 +399,14 @@ export class RDD<T> {
 
   /** The partitioner of a shuffle: `numPartitions`, else `spate.default.parallelism`, else the largest parent's count. */
   defaultPartitioner(numPartitions: number | undefined, ...others: RDD<any>[]): HashPartitioner {
-    if (numPartitions !== undefined) return new HashPartitioner(requirePartitions(numPartitions));
-    if (this.env.defaultParallelism !== undefined) return new HashPartitioner(this.env.defaultParallelism);
-    return new HashPartitioner(Math.max(1, this.numPartitions, ...others.map((o) => o.numPartitions)));
+    const groups = this.env.maxParallelism;
+    if (numPartitions !== undefined) return new HashPartitioner(requirePartitions(numPartitions), groups);
+    if (this.env.defaultParallelism !== undefined)
+      return new HashPartitioner(this.env.defaultParallelism, groups);
+    return new HashPartitioner(
+      Math.max(1, this.numPartitions, ...others.map((o) => o.numPartitions)),
+      groups,
+    );
   }
 
   /** Combines the values of each key (Spark's combineByKey). */
