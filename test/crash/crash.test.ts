@@ -1,6 +1,7 @@
 // Fault tolerance, tested for real: the job runs as a child process over input files arriving over time, is
 // SIGKILLed at random instants (some during recovery, some inside checkpoint writes thanks to a slow store) and
-// restarted with getOrCreate each time. The end state must equal a run that never failed.
+// restarted with getOrCreate each time, some restarts with another parallelism (state is redistributed). The end
+// state must equal a run that never failed.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
@@ -26,10 +27,11 @@ const VOCABULARY = Array.from({ length: 40 }, (_, i) => `w${i}`);
 function spawnJob(
   dirs: Dirs,
   mode: "crash" | "final",
+  parallelism: number,
 ): { child: ChildProcess; started: Promise<void>; log: string[] } {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", JOB, dirs.checkpoint, dirs.input, dirs.output, mode],
+    ["--import", "tsx", JOB, dirs.checkpoint, dirs.input, dirs.output, mode, String(parallelism)],
     {
       cwd: root,
       env: { ...process.env, SPATE_LOG_LEVEL: "warn" },
@@ -133,9 +135,17 @@ describe("crash recovery", () => {
     // first checkpoint on, so that every later start restores and reads every file not read yet.
     let writer: NodeJS.Timeout | undefined;
     const failures: string[] = [];
+    // Some restarts change the parallelism (1 to 4): the state of every stateful operator then moves.
+    let parallelism = 2;
+    const parallelisms: number[] = [];
+    const maybeRescale = () => {
+      if (random() < 0.3) parallelism = 1 + Math.floor(random() * 4);
+      parallelisms.push(parallelism);
+      return parallelism;
+    };
     try {
       for (let k = 0; k < KILLS; k++) {
-        const { child, started, log } = spawnJob(dirs, "crash");
+        const { child, started, log } = spawnJob(dirs, "crash", maybeRescale());
         if (k % 5 === 4) {
           await sleep(150 + random() * 400); // often during startup and recovery
         } else {
@@ -157,8 +167,9 @@ describe("crash recovery", () => {
       clearInterval(writer);
     }
     expect(failures).toEqual([]);
+    console.log(`crash test parallelism per run: ${parallelisms.join(" ")}`);
 
-    const final = spawnJob(dirs, "final");
+    const final = spawnJob(dirs, "final", parallelism === 3 ? 2 : 3);
     await final.started;
     await sleep(8 * BATCH);
     final.child.stdin!.write("stop\n");

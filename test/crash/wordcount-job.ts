@@ -2,7 +2,8 @@
 // mapWithState and a windowed count with an inverse function, each saved per batch with saveAsTextFiles. Every
 // attempt at every batch also appends a hash of its outputs to attempts.log, so the test can check that a batch
 // run before and after a kill wrote the same thing. A slow checkpoint store widens the window in which a kill
-// lands inside a checkpoint.
+// lands inside a checkpoint. The parallelism (the last argument, default 2) may change from one restart to the
+// next: state is then redistributed.
 import { appendFileSync, closeSync, fsyncSync, openSync } from "node:fs";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
@@ -15,7 +16,13 @@ import {
   StreamingContext,
 } from "spate";
 
-const [checkpointDir, inputDir, outputDir, mode] = process.argv.slice(2) as [string, string, string, string];
+const [checkpointDir, inputDir, outputDir, mode, parallelism = "2"] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string?,
+];
 const BATCH = 200;
 
 function appendDurably(file: string, line: string): void {
@@ -67,7 +74,7 @@ function create(): StreamingContext {
     conf: {
       "spate.checkpoint.interval": 2 * BATCH,
       "spate.checkpoint.retain": 4,
-      "spate.default.parallelism": 2,
+      "spate.default.parallelism": Number(parallelism),
     },
   });
   const lines = ssc.textFileStream(inputDir);
