@@ -64,21 +64,18 @@ export function samePartitioning(from: StatePartitioning, to: StatePartitioning)
 export class HashPartitioner implements Partitioner {
   /** The number of key groups keys are hashed into. */
   readonly keyGroups: number;
-  /** The partition of each key group. */
-  private readonly owner: Int32Array;
 
   constructor(
     readonly numPartitions: number,
     readonly maxParallelism: number = DEFAULT_MAX_PARALLELISM,
   ) {
     this.keyGroups = Math.max(maxParallelism, numPartitions);
-    this.owner = new Int32Array(numPartitions === 1 ? 0 : this.keyGroups);
-    for (let g = 0; g < this.owner.length; g++)
-      this.owner[g] = partitionOfKeyGroup(g, this.keyGroups, numPartitions);
   }
 
   getPartition(key: unknown): number {
-    return this.numPartitions === 1 ? 0 : this.owner[hashKey(key) % this.keyGroups]!;
+    if (this.numPartitions === 1) return 0;
+    // partitionOfKeyGroup, inlined: faster than a table of owners (exact: group * partitions < 2^53).
+    return (((hashKey(key) % this.keyGroups) * this.numPartitions) / this.keyGroups) | 0;
   }
 
   equals(other: Partitioner | undefined): boolean {
