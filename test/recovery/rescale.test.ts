@@ -112,6 +112,24 @@ describe("rescalable state", () => {
         { SPATE_LOG_LEVEL: "info" },
       );
     const logs: string[] = [];
+    const listing = () => (existsSync(dirs.checkpoint) ? readdirSync(dirs.checkpoint) : []);
+    // Whether the run started after `before` was listed wrote a full snapshot of every stateful operator and a
+    // metadata checkpoint that points at them (metadata is written after the state files of its batch).
+    const checkpointedAll = (before: Set<string>) => () => {
+      const names = listing();
+      const times = ["totals", "sessions", "window"].map((op) =>
+        Math.max(
+          ...names
+            .filter((n) => n.startsWith(`state-${op}-`) && n.endsWith(".full") && !before.has(n))
+            .map((n) => Number(n.slice(-21, -5))),
+        ),
+      );
+      const newest = Math.max(...times);
+      return (
+        times.every((t) => t > 0) &&
+        names.some((n) => /^metadata-\d{16}-1$/.test(n) && Number(n.slice(9, 25)) >= newest)
+      );
+    };
     // Input keeps arriving, with pauses, so that mapWithState keys time out during the runs too.
     let writing = true;
     const writer = (async () => {
@@ -121,25 +139,25 @@ describe("rescalable state", () => {
       }
     })();
     try {
-      // Run 1: parallelism 4 everywhere, killed once it checkpointed state.
+      // Run 1: parallelism 4 everywhere, killed once it checkpointed every operator's state.
       const first = spawnJob({ parallelism: 4 }, "crash");
       await first.until((o) => o.includes("started"), 60_000);
-      await first.until(
-        () => existsSync(dirs.checkpoint) && readdirSync(dirs.checkpoint).some((n) => n.endsWith(".full")),
-        60_000,
-      );
-      await sleep(400 + random() * 600);
+      await first.until(checkpointedAll(new Set()), 60_000);
+      await sleep(random() * 600);
       await first.stop("SIGKILL");
       logs.push(first.output());
-      // Run 2: parallelism 2, mapWithState in 5 partitions; killed during its recovery, then again later.
+      // Run 2: parallelism 2, mapWithState in 5 partitions; killed during its recovery, then again once it
+      // checkpointed every operator's state in its own partitioning.
       const second: Run = { parallelism: 2, sessions: 5 };
       const early = spawnJob(second, "crash");
       await sleep(300 + random() * 900);
       await early.stop("SIGKILL");
       logs.push(early.output());
+      const before = new Set(listing());
       const again = spawnJob(second, "crash");
       await again.until((o) => o.includes("started"), 60_000);
-      await sleep(1200 + random() * 800);
+      await again.until(checkpointedAll(before), 60_000);
+      await sleep(random() * 600);
       await again.stop("SIGKILL");
       logs.push(again.output());
       // Run 3: parallelism 3, mapWithState in 2 partitions, the window in 1; stopped gracefully at the end.
