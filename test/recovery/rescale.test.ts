@@ -114,7 +114,8 @@ describe("rescalable state", () => {
     const logs: string[] = [];
     const listing = () => (existsSync(dirs.checkpoint) ? readdirSync(dirs.checkpoint) : []);
     // Whether the run started after `before` was listed wrote a full snapshot of every stateful operator and a
-    // metadata checkpoint that points at them (metadata is written after the state files of its batch).
+    // metadata checkpoint that points at them (metadata is written after the state files of its batch). Names may
+    // carry the owner's epoch before the batch time.
     const checkpointedAll = (before: Set<string>) => () => {
       const names = listing();
       const times = ["totals", "sessions", "window"].map((op) =>
@@ -127,7 +128,7 @@ describe("rescalable state", () => {
       const newest = Math.max(...times);
       return (
         times.every((t) => t > 0) &&
-        names.some((n) => /^metadata-\d{16}-1$/.test(n) && Number(n.slice(9, 25)) >= newest)
+        names.some((n) => Number(/^metadata-(?:e\d+-)?(\d{16})-1$/.exec(n)?.[1]) >= newest)
       );
     };
     // Input keeps arriving, with pauses, so that mapWithState keys time out during the runs too.
