@@ -38,6 +38,8 @@ interface ReceiverLogData {
   allocatedUpTo: WalRecordHandle | undefined;
 }
 
+const noValue = (): void => {};
+
 const sameHandle = (a: WalRecordHandle, b: WalRecordHandle) =>
   a.segment === b.segment && a.offset === b.offset;
 
@@ -174,7 +176,9 @@ export class ReceiverInputOp<T> implements Operator<T> {
           throw e;
         },
       );
-      this.writes = Promise.all([this.writes, written.catch(() => {})]);
+      // Settles with nothing: a Promise.all's value holds the values of its inputs, so chaining them would keep
+      // one array per store alive for as long as the receiver runs.
+      this.writes = Promise.all([this.writes, written.catch(() => {})]).then(noValue);
       return written;
     };
     const maxRate = conf.getNumber("spate.receiver.maxRate") || undefined;

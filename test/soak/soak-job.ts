@@ -190,7 +190,13 @@ export async function soak(o: SoakOptions, report: (s: SoakSample) => void): Pro
       utimesSync(file, (b * BATCH) / 1000, (b * BATCH) / 1000);
       // Files that no retained checkpoint needs any more are removed, as an operator of a real job would.
       if (b > 200) rmSync(path.join(input, `f${String(b - 200).padStart(8, "0")}`), { force: true });
-    } else await receiver.push(batch);
+    } else {
+      // Several stores a batch, as a receiver makes: what is kept per store shows up ten times a batch.
+      const stores: Array<Promise<void>> = [];
+      for (let i = 0; i < batch.length; i += Math.ceil(o.wordsPerBatch / 10))
+        stores.push(receiver.push(batch.slice(i, i + Math.ceil(o.wordsPerBatch / 10))));
+      await Promise.all(stores);
+    }
     clock.advance(BATCH);
     await ssc.awaitIdle();
     if (process.env.SOAK_HEAP_SNAPSHOTS && (b === o.batches / 2 || b === o.batches)) {
