@@ -455,7 +455,14 @@ export class StreamingContext {
       await this.stopping;
       throw e;
     }
-    this.bus.post("onStreamingStarted", () => ({ time: this.clock.getTimeMillis() }));
+    this.bus.post("onStreamingStarted", () => ({
+      time: this.clock.getTimeMillis(),
+      restoredFrom: this.restored && {
+        checkpoint: this.restored.name,
+        batchTime: this.restored.metadata.completedTime,
+        writtenAt: this.restored.metadata.writtenAt,
+      },
+    }));
     this.log.info(
       {
         appName: this.appName,

@@ -90,11 +90,13 @@ export class JobScheduler {
       batchTime: batch.time,
       streamIdToNumRecords,
       numRecords,
+      streamIdToDescription: Object.fromEntries(batch.inputDescriptions),
       submissionTime,
       outputOperations: batch.jobs.map((job, id) => ({
         batchTime: batch.time,
         id,
         operatorId: job.outputId,
+        name: job.name,
       })),
     };
   }
