@@ -392,6 +392,7 @@ export class StreamingContext {
       host: String(this.conf.get("spate.ui.host")),
       port,
       retainedBatches: this.conf.getNumber("spate.ui.retainedBatches") ?? 1000,
+      stateQuery: this.conf.get("spate.ui.stateQuery") as "loopback" | "any" | "off",
       log: this.log,
     });
   }

@@ -18,6 +18,8 @@ import { CountingListener, freePort, getJson, metricValue, parseMetrics } from "
 
 const API = "/api/v1/streaming";
 
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
 /** Contexts and servers a test started, stopped after it whatever happens. */
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -77,9 +79,12 @@ describe("the streaming UI's JSON API and metrics", () => {
       )
       .uid("word-totals")
       .checkpoint(2000);
-    counts.foreachRDD(async (rdd) => {
-      await rdd.count();
-    });
+    counts.foreachRDD(
+      async (rdd) => {
+        await rdd.count();
+      },
+      { name: "count <words>" },
+    );
     counts.count().foreachRDD(() => {});
     await ssc.start();
     expect(ssc.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -133,10 +138,56 @@ describe("the streaming UI's JSON API and metrics", () => {
         numTotalOutputOps: 2,
       });
       expect(b.firstFailureReason).toBeUndefined();
+      // Named outputs keep their name; the others are named by their kind.
       expect(b.outputOperations.map((o: any) => [o.outputOpId, o.name, o.status])).toEqual([
-        [0, "foreachRDD", "succeeded"],
+        [0, "count <words>", "succeeded"],
         [1, "foreachRDD", "succeeded"],
       ]);
+      expect(b.outputOperations[0].description).toMatch(/^foreachRDD-\S+ of word-totals$/);
+      expect(mine.outputOperations.map((o) => o.name)).toEqual(["count <words>", "foreachRDD"]);
+      // One time format: ISO strings, the batch id in ms.
+      expect(b.submissionTime).toBe(new Date(mine.submissionTime).toISOString());
+      expect(b.processingStartTime).toBe(new Date(mine.processingStartTime!).toISOString());
+      expect(b.processingEndTime).toBe(new Date(mine.processingEndTime!).toISOString());
+    }
+    // What the file stream read for each batch.
+    const fileStream = all[0].streamIdToNumRecords && Object.keys(all[0].streamIdToNumRecords)[0];
+    expect(all.find((b) => b.batchId === 2000).streamIdToDescription).toEqual({
+      [fileStream]: `1.txt in ${input}`,
+    });
+    expect(all.find((b) => b.batchId === 3000).streamIdToDescription).toEqual({
+      [fileStream]: `no new files in ${input}`,
+    });
+    // The data checkpoints written after each batch.
+    expect(all.find((b) => b.batchId === 3000).checkpoints).toEqual([]);
+    const cp4000 = all.find((b) => b.batchId === 4000).checkpoints;
+    expect(cp4000).toHaveLength(1);
+    expect(cp4000[0]).toMatchObject({
+      operatorId: "word-totals",
+      kind: "mapWithState",
+      batchId: 4000,
+      batchTime: new Date(4000).toISOString(),
+      entries: own.checkpoints[1]!.entries,
+      bytes: own.checkpoints[1]!.bytes,
+    });
+    expect(Date.parse(cp4000[0].writtenAt)).toBeGreaterThan(0);
+    // The checkpoint history, newest first.
+    const history = (await getJson<any[]>(`${url}/checkpoints`)).body;
+    expect(history.map((c) => [c.operatorId, c.batchId, c.mode])).toEqual(
+      own.checkpoints.map((c) => [c.operatorId, c.batchTime, c.mode]).reverse(),
+    );
+    expect(history[0]).toEqual(cp4000[0]);
+    // Paging: offset and limit over the newest-first list; none given: every batch.
+    expect((await getJson<any[]>(`${url}/batches?offset=1&limit=2`)).body.map((b) => b.batchId)).toEqual([
+      4000, 3000,
+    ]);
+    expect((await getJson<any[]>(`${url}/batches?offset=4`)).body.map((b) => b.batchId)).toEqual([1000]);
+    expect((await getJson<any[]>(`${url}/batches?limit=1&status=completed`)).body.map((b) => b.batchId)).toEqual([
+      5000,
+    ]);
+    expect((await getJson<any[]>(`${url}/batches?offset=9`)).body).toEqual([]);
+    for (const q of ["limit=0", "offset=-1", "offset=x", "limit=1.5"]) {
+      expect((await getJson(`${url}/batches?${q}`)).status, q).toBe(400);
     }
     expect((await getJson(`${url}/batches?status=completed`)).body).toEqual(all);
     expect((await getJson(`${url}/batches?status=COMPLETED&status=queued`)).body).toEqual(all);
@@ -150,7 +201,7 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(one.body).toEqual(all[1]);
     const ops = (await getJson<any[]>(`${url}/batches/4000/operations`)).body;
     expect(ops).toHaveLength(2);
-    expect(ops[0]).toMatchObject({ outputOpId: 0, name: "foreachRDD", status: "succeeded" });
+    expect(ops[0]).toMatchObject({ outputOpId: 0, name: "count <words>", status: "succeeded" });
     expect(ops[0].duration).toBe(Date.parse(ops[0].endTime) - Date.parse(ops[0].startTime));
     expect((await getJson(`${url}/batches/4000/operations/1`)).body).toEqual(ops[1]);
     expect((await getJson(`${url}/batches/4000/operations/2`)).status).toBe(404);
@@ -180,7 +231,13 @@ describe("the streaming UI's JSON API and metrics", () => {
       numPartitions: 1,
       numKeys: 7,
       numCheckpoints: 2,
-      lastCheckpoint: { batchTime: 4000, mode: last.mode, entries: last.entries, bytes: last.bytes },
+      lastCheckpoint: {
+        batchId: 4000,
+        batchTime: new Date(4000).toISOString(),
+        mode: last.mode,
+        entries: last.entries,
+        bytes: last.bytes,
+      },
       lastFullSnapshotBytes: own.checkpoints.findLast((c) => c.mode === "full")!.bytes,
     });
     expect(operators[0].estimatedBytes).toBeGreaterThan(0);
@@ -220,6 +277,76 @@ describe("the streaming UI's JSON API and metrics", () => {
     const html = await page.text();
     expect(html).toContain("words &#60;&#38;&#62; counts");
     expect(html).not.toContain("words <&> counts");
+    expect(stats.resumedFrom).toBeUndefined();
+    // Rendered on the server: cards, tables and batch rows linking to their pages, before any script runs.
+    const text = html.replace(/<script[\s\S]*?<\/script>/g, "");
+    expect(text).toMatch(/Completed batches<\/div><div class="value">5</);
+    expect(text).toContain('<a href="batches/5000">');
+    expect(text).toContain('<a href="batches/1000">');
+    expect(text).toContain("word-totals");
+    expect(text).toContain("count &#60;words&#62;");
+    expect(text).toMatch(/id="checkpoints"><thead>.*<tbody><tr><td><a href="batches\/4000">/s);
+    expect(text).not.toContain("Resumed from checkpoint");
+    // A page of the batch table (server-rendered), with links to the newer and older pages.
+    const pagedHtml = await (await fetch(`${ssc.uiUrl}/?offset=2&limit=2`)).text();
+    const paged = /<div id="batchList">([\s\S]*?)<\/nav>/.exec(pagedHtml)![1]!;
+    expect(paged).toContain('<a href="batches/3000">');
+    expect(paged).toContain('<a href="batches/2000">');
+    expect(paged).not.toContain('<a href="batches/4000">');
+    expect(paged).toContain('href="?offset=0&amp;limit=2"');
+    expect(paged).toContain('href="?offset=4&amp;limit=2"');
+    expect(paged).toContain("batches 3–4 of 5 retained");
+    // The fragments the page's script refreshes itself with are the same HTML.
+    const frag = (await getJson(`${ssc.uiUrl}/fragments?offset=2&limit=2`)).body;
+    expect(pagedHtml).toContain(frag.batchList);
+    expect(frag.state).toBe("active");
+    // A batch's page: its times, input, outputs with names, and checkpoints, without script.
+    const batchHtml = await (await fetch(`${ssc.uiUrl}/batches/4000`)).text();
+    expect(batchHtml).not.toContain("<script");
+    expect(batchHtml).toContain("1970-01-01T00:00:04.000Z");
+    expect(batchHtml).toContain(escapeHtml(`3.txt in ${input}`));
+    expect(batchHtml).toMatch(/count &#60;words&#62;<\/td><td>foreachRDD-\S+ of word-totals/);
+    expect(batchHtml).toMatch(/<td>word-totals<\/td><td>mapWithState<\/td><td>(full|delta)<\/td>/);
+    const unknownBatch = await fetch(`${ssc.uiUrl}/batches/4500`);
+    expect(unknownBatch.status).toBe(404);
+    expect(await unknownBatch.text()).toContain("No retained batch has the id 4500");
+
+    // Queryable state: a key's state from the stores, read-only; keys are JSON.
+    const state = (key: string, op = "word-totals") =>
+      getJson(`${url}/state/${encodeURIComponent(op)}?key=${encodeURIComponent(key)}`);
+    expect(await state('"a"')).toEqual({
+      status: 200,
+      body: { operator: "word-totals", kind: "mapWithState", key: "a", found: true, state: 3 },
+    });
+    expect((await state('"g"')).body).toMatchObject({ found: true, state: 1 });
+    expect(await state('"zzz"')).toEqual({
+      status: 200,
+      body: { operator: "word-totals", kind: "mapWithState", key: "zzz", found: false },
+    });
+    const notJson = await state("a");
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.message).toMatch(/not JSON/);
+    expect((await state("null")).status).toBe(400); // JSON, but not a key
+    expect((await getJson(`${url}/state/word-totals`)).status).toBe(400);
+    const unknownOp = await state('"a"', "nope");
+    expect(unknownOp.status).toBe(404);
+    expect(unknownOp.body.message).toContain("word-totals (mapWithState)");
+    expect(unknownOp.body.operators).toEqual([{ id: "word-totals", kind: "mapWithState" }]);
+    // A stateless operator is not queryable either.
+    expect((await state('"a"', fileStream)).status).toBe(404);
+    // The state page: a GET form rendered on the server, and the answer under it.
+    const statePage = await (await fetch(`${ssc.uiUrl}/state`)).text();
+    expect(statePage).toContain('<form method="get" action="state"');
+    expect(statePage).toContain('<option value="word-totals">word-totals (mapWithState)</option>');
+    const answered = await fetch(`${ssc.uiUrl}/state?operator=word-totals&key=${encodeURIComponent('"a"')}`);
+    expect(answered.status).toBe(200);
+    const answeredHtml = await answered.text();
+    expect(answeredHtml).toContain("&#34;found&#34;: true");
+    expect(answeredHtml).toContain("&#34;state&#34;: 3");
+    expect(answeredHtml).toContain('<option value="word-totals" selected>');
+    const badKey = await fetch(`${ssc.uiUrl}/state?operator=word-totals&key=a`);
+    expect(badKey.status).toBe(400);
+    expect(await badKey.text()).toContain("is not JSON");
     const script = await fetch(`${ssc.uiUrl}/static/uPlot.iife.min.js`);
     expect(script.headers.get("content-type")).toMatch(/javascript/);
     expect(await script.text()).toContain("uPlot");
