@@ -142,7 +142,7 @@ function lastGoodBatch(progress: StreamingJobProgressListener): number | undefin
 /** Whether a client address is this machine's (IPv4 127/8, IPv6 ::1, or IPv4-mapped loopback). */
 const batchId = (raw: string) => (/^\d+$/.test(raw) ? Number(raw) : undefined);
 
-function isLoopback(address: string | undefined): boolean {
+export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   const a = address.startsWith("::ffff:") ? address.slice(7) : address;
   return a === "::1" || /^127\.\d+\.\d+\.\d+$/.test(a);

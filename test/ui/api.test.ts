@@ -14,6 +14,7 @@ import {
   StreamingContext,
 } from "spate";
 import { afterEach, describe, expect, it } from "vitest";
+import { isLoopback } from "../../src/ui/StreamingUI.js";
 import { CountingListener, freePort, getJson, metricValue, parseMetrics } from "./support.js";
 
 const API = "/api/v1/streaming";
@@ -182,9 +183,9 @@ describe("the streaming UI's JSON API and metrics", () => {
       4000, 3000,
     ]);
     expect((await getJson<any[]>(`${url}/batches?offset=4`)).body.map((b) => b.batchId)).toEqual([1000]);
-    expect((await getJson<any[]>(`${url}/batches?limit=1&status=completed`)).body.map((b) => b.batchId)).toEqual([
-      5000,
-    ]);
+    expect(
+      (await getJson<any[]>(`${url}/batches?limit=1&status=completed`)).body.map((b) => b.batchId),
+    ).toEqual([5000]);
     expect((await getJson<any[]>(`${url}/batches?offset=9`)).body).toEqual([]);
     for (const q of ["limit=0", "offset=-1", "offset=x", "limit=1.5"]) {
       expect((await getJson(`${url}/batches?${q}`)).status, q).toBe(400);
@@ -450,6 +451,13 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(r.eventRates.reduce((s: number, e: number[]) => s + e[1], 0)).toBe(3);
     expect(Date.parse(r.lastErrorTime)).toBeGreaterThan(0);
     expect((await getJson(`${url}/receivers/${stream.id}`)).body).toEqual(r);
+    // Each batch says what it got from the receiver: blocks and records (no write-ahead log here).
+    const described = (await getJson<any[]>(`${url}/batches`)).body.map((b) => [
+      b.inputSize,
+      b.streamIdToDescription[stream.id],
+    ]);
+    expect(described).toContainEqual([3, "1 block, 3 records"]);
+    expect(described).toContainEqual([0, "0 blocks, 0 records"]);
     expect((await getJson(`${url}/receivers/nope`)).status).toBe(404);
     expect((await getJson(`${url}/statistics`)).body).toMatchObject({
       numReceivers: 1,
@@ -467,6 +475,199 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(metricValue(m, "spate_receiver_restarts", labels)).toBe(1);
     expect(metricValue(m, "spate_receiver_errors_total", labels)).toBe(2);
     expect(metricValue(m, "spate_streaming_records_received_total", { stream: stream.id })).toBe(3);
+  });
+});
+
+describe("the streaming UI's state queries and resumed jobs", () => {
+  it("look a key up in each partition's store or in the last window, and render any state as JSON", async () => {
+    class Visit {
+      constructor(
+        readonly page: string,
+        readonly at: Date,
+      ) {}
+    }
+    const { ssc, clock } = await uiContext({ conf: { "spate.ui.stateQuery": "any" } });
+    const pairs = ssc.queueStream<[string, number]>([
+      [
+        ["a", 1],
+        ["b", 2],
+        ["c", 3],
+      ],
+      [
+        ["a", 10],
+        ["d", 4],
+      ],
+      [["b", 5]],
+    ]);
+    pairs
+      .updateStateByKey(
+        (values: number[], state: any) => {
+          const s = state ?? { total: 0n, seen: new Set<number>(), byValue: new Map<number, Visit>() };
+          for (const v of values) {
+            s.total += BigInt(v);
+            s.seen.add(v);
+            s.byValue.set(v, new Visit(`/p/${v}`, new Date(v * 1000)));
+          }
+          return s;
+        },
+        { numPartitions: 3 },
+      )
+      .uid("rich")
+      .foreachRDD(() => {}, { name: "sink" });
+    pairs
+      .reduceByKeyAndWindow(
+        (a, b) => a + b,
+        (a, b) => a - b,
+        2000,
+        1000,
+      )
+      .uid("window")
+      .foreachRDD(() => {});
+    pairs.count().print();
+    await ssc.start();
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await ssc.awaitIdle();
+    }
+    const url = `${ssc.uiUrl}${API}`;
+    const state = (op: string, key: unknown) =>
+      getJson(`${url}/state/${op}?key=${encodeURIComponent(JSON.stringify(key))}`);
+    // Keys spread over three partitions; each is found wherever it is.
+    for (const [key, total] of [
+      ["a", "11"],
+      ["b", "7"],
+      ["c", "3"],
+      ["d", "4"],
+    ] as const) {
+      const r = await state("rich", key);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ operator: "rich", kind: "updateStateByKey", key, found: true });
+      expect(r.body.state.total).toEqual({ $type: "bigint", value: total });
+    }
+    expect((await state("rich", "a")).body.state).toEqual({
+      total: { $type: "bigint", value: "11" },
+      seen: { $type: "Set", items: [1, 10] },
+      byValue: {
+        $type: "Map",
+        entries: [
+          [1, { $type: "Visit", page: "/p/1", at: { $type: "Date", value: new Date(1000).toISOString() } }],
+          [
+            10,
+            { $type: "Visit", page: "/p/10", at: { $type: "Date", value: new Date(10000).toISOString() } },
+          ],
+        ],
+      },
+    });
+    expect((await state("rich", "e")).body.found).toBe(false);
+    // A reduced window: the window the last batch computed (batches 2000 and 3000).
+    expect((await state("window", "b")).body).toEqual({
+      operator: "window",
+      kind: "reduceByKeyAndWindow",
+      key: "b",
+      found: true,
+      state: 5,
+      updatedAt: new Date(3000).toISOString(),
+    });
+    expect((await state("window", "a")).body).toMatchObject({ found: true, state: 10 });
+    // Only in batch 1000, out of the window: inverted out to 0 and kept (no filter function), as Spark's.
+    expect((await state("window", "c")).body).toMatchObject({ found: true, state: 0 });
+    expect((await state("window", "zz")).body.found).toBe(false);
+    const unknown = await state("nope", "a");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.operators).toEqual([
+      { id: "rich", kind: "updateStateByKey" },
+      { id: "window", kind: "reduceByKeyAndWindow" },
+    ]);
+    // print keeps its kind as its name; a named foreachRDD its name, in the API and in the listener's events.
+    const names = (await getJson<any[]>(`${url}/batches/3000/operations`)).body.map((o) => o.name);
+    expect(names).toEqual(["sink", "foreachRDD", "print"]);
+  });
+
+  it("answer state queries only as spate.ui.stateQuery allows", async () => {
+    const off = await uiContext({ conf: { "spate.ui.stateQuery": "off" } });
+    off.ssc
+      .queueStream<[string, number]>([[["a", 1]]])
+      .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+      .uid("counts")
+      .foreachRDD(() => {});
+    await off.ssc.start();
+    off.clock.advance(1000);
+    await off.ssc.awaitIdle();
+    const refused = await getJson(`${off.ssc.uiUrl}${API}/state/counts?key=%22a%22`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toContain("spate.ui.stateQuery");
+    expect((await fetch(`${off.ssc.uiUrl}/state`)).status).toBe(403);
+
+    // The default (loopback) answers this machine's clients.
+    const local = await uiContext({});
+    local.ssc
+      .queueStream<[string, number]>([[["a", 1]]])
+      .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+      .uid("counts")
+      .foreachRDD(() => {});
+    await local.ssc.start();
+    local.clock.advance(1000);
+    await local.ssc.awaitIdle();
+    expect((await getJson(`${local.ssc.uiUrl}${API}/state/counts?key=%22a%22`)).body).toMatchObject({
+      found: true,
+      state: 1,
+    });
+    expect(() => new SpateConf({ "spate.ui.stateQuery": "everyone" })).toThrow(ConfigError);
+    // Which addresses count as this machine's.
+    for (const a of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"])
+      expect(isLoopback(a), a).toBe(true);
+    for (const a of ["192.0.2.2", "::ffff:10.0.0.1", "fd00::2", "0.0.0.0", undefined]) {
+      expect(isLoopback(a), String(a)).toBe(false);
+    }
+  });
+
+  it("say from which checkpoint a job restored by getOrCreate resumed", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "spate-ui-resume-"));
+    const input = path.join(dir, "in");
+    mkdirSync(input);
+    const clock = new ManualClock(0);
+    const create = async () => {
+      const ssc = new StreamingContext({
+        batchDuration: 1000,
+        clock,
+        appName: "resumed",
+        conf: { "spate.ui.port": await freePort() },
+      });
+      ssc
+        .textFileStream(input)
+        .map((w) => [w, 1] as [string, number])
+        .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+        .uid("totals")
+        .foreachRDD(() => {});
+      return ssc;
+    };
+    const first = await StreamingContext.getOrCreate(path.join(dir, "checkpoint"), create);
+    cleanups.push(() => first.stop());
+    await first.start();
+    expect((await getJson(`${first.uiUrl}${API}/statistics`)).body.resumedFrom).toBeUndefined();
+    writeFileSync(path.join(input, "a.txt"), "x\ny\n");
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await first.awaitIdle();
+    }
+    await first.stop();
+
+    const second = await StreamingContext.getOrCreate(path.join(dir, "checkpoint"), create);
+    cleanups.push(() => second.stop());
+    await second.start();
+    const stats = (await getJson(`${second.uiUrl}${API}/statistics`)).body;
+    expect(stats.resumedFrom).toEqual({
+      checkpoint: second.restoredFrom!.checkpoint,
+      batchId: 3000,
+      batchTime: new Date(3000).toISOString(),
+      writtenAt: expect.any(String),
+    });
+    const writtenAt = Date.parse(stats.resumedFrom.writtenAt);
+    expect(writtenAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(writtenAt).toBeLessThanOrEqual(Date.now());
+    const html = await (await fetch(`${second.uiUrl}/`)).text();
+    expect(html).toMatch(/Resumed from checkpoint at batch 3,000 ms \(written <time datetime="[^"]+">/);
+    expect(html).toContain(second.restoredFrom!.checkpoint);
   });
 });
 
