@@ -255,6 +255,7 @@ export class JobScheduler {
         {
           batchTime: time,
           operatorId: error instanceof UserFunctionError ? error.operatorId : undefined,
+          output: info.outputOperations.find((o) => o.failureReason !== undefined)?.name,
           code: (error as { code?: unknown }).code,
           error,
         },

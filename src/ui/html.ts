@@ -338,7 +338,11 @@ export function batchList(page: BatchPage): Html {
 <nav class="pager">${newer} <span class="muted">batches ${shown} of ${fmtNum(total)} retained</span> ${older}</nav>`;
 }
 
-export function checkpointsTable(list: CheckpointJson[], linkBatches: boolean): Html {
+export function checkpointsTable(
+  list: CheckpointJson[],
+  linkBatches: boolean,
+  empty = "no data checkpoints written yet",
+): Html {
   return table(
     ["Batch", "Operator", "Kind", "Mode", "#Entries", "#Bytes", "#Duration", "Written"],
     list.map((c) => [
@@ -351,7 +355,7 @@ export function checkpointsTable(list: CheckpointJson[], linkBatches: boolean): 
       fmtMs(c.durationMs),
       fmtTime(Date.parse(c.writtenAt)),
     ]),
-    "no data checkpoints written yet",
+    empty,
   );
 }
 
@@ -457,6 +461,7 @@ export function batchPage(
 <section><h2>Data checkpoints written after this batch</h2><table id="batch-checkpoints">${checkpointsTable(
     b.checkpoints,
     false,
+    "none after this batch",
   )}</table></section>`;
   return layout({ title: `Batch ${b.batchId}`, appName, base: "../", body });
 }

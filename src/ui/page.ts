@@ -142,8 +142,10 @@ const SCRIPT = /* js */ `
       width: width(el), height: HEIGHT, legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: wallClock }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
-      // Time labels get at least 90 px each, so that they never run into each other.
-      axes: [Object.assign({}, axis, { space: 90 }), yAxis()],
+      // Time labels (one line, HH:MM:SS) get at least 90 px each, so that they never run into each other.
+      axes: [Object.assign({}, axis, { space: 90, values: wallClock ? function (u, vals) {
+        return vals.map(function (v) { return new Date(v * 1000).toLocaleTimeString([], { hour12: false }); });
+      } : function (u, vals) { return vals.map(fmtNum); } }), yAxis()],
       series: [{}, { label: unit, stroke: color, width: 1.5, fill: color + "22", points: { size: 4 } }]
     }, [[], []], el);
   }
@@ -175,13 +177,16 @@ const SCRIPT = /* js */ `
     var step = (hi - lo) / BINS, xs = [], counts = [];
     for (var i = 0; i <= BINS; i++) { xs.push(lo + i * step); counts.push(0); }
     ys.forEach(function (y) { counts[Math.min(BINS - 1, Math.floor((y - lo) / step))]++; });
-    counts[BINS] = null;
+    // Empty bins draw no bar (a zero-height bar would still draw its outline).
+    for (var j = 0; j <= BINS; j++) if (counts[j] === 0) counts[j] = null;
     return [xs, counts];
   }
 
   function drawCharts(batches) {
     var done = batches.filter(function (b) { return b.status === "COMPLETED"; }).reverse();
-    var wallClock = done.length > 0 && isWallClock(done[0].batchId);
+    // The charts are made with the first batch, whose time says whether the x axis is a clock's.
+    if (done.length === 0) return;
+    var wallClock = isWallClock(done[0].batchId);
     METRICS.forEach(function (m) {
       var name = m[0];
       if (!charts[name]) charts[name] = makeTimeline(name, m[1], m[2], wallClock);

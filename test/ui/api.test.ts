@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
   ConfigError,
+  type Logger,
   ManualClock,
   Receiver,
   SpateConf,
@@ -31,11 +32,13 @@ async function uiContext(options: {
   clock?: ManualClock;
   appName?: string;
   conf?: Record<string, string | number | boolean>;
+  logger?: Logger;
 }): Promise<{ ssc: StreamingContext; clock: ManualClock; own: CountingListener }> {
   const clock = options.clock ?? new ManualClock(0);
   const ssc = new StreamingContext({
     batchDuration: 1000,
     clock,
+    logger: options.logger,
     appName: options.appName ?? "ui-test",
     conf: { "spate.ui.port": await freePort(), ...options.conf },
   });
@@ -361,12 +364,22 @@ describe("the streaming UI's JSON API and metrics", () => {
   });
 
   it("count a failed batch as completed and as failed, and keep serving the failed job until it is stopped", async () => {
-    const { ssc, clock, own } = await uiContext({});
+    const errors: Array<[Record<string, unknown>, string]> = [];
+    const logger: Logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (fields, message) => errors.push([fields, message]),
+    };
+    const { ssc, clock, own } = await uiContext({ logger });
     let n = 0;
-    ssc.queueStream([[1, 2], [3], [4]]).foreachRDD(async (rdd) => {
-      await rdd.count();
-      if (++n === 2) throw new Error("sink unavailable");
-    });
+    ssc.queueStream([[1, 2], [3], [4]]).foreachRDD(
+      async (rdd) => {
+        await rdd.count();
+        if (++n === 2) throw new Error("sink unavailable");
+      },
+      { name: "to the warehouse" },
+    );
     await ssc.start();
     clock.advance(1000);
     await ssc.awaitIdle();
@@ -385,6 +398,12 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(failed).toMatchObject({ status: "COMPLETED", numFailedOutputOps: 1, numCompletedOutputOps: 0 });
     expect(failed.firstFailureReason).toContain("sink unavailable");
     expect(failed.outputOperations[0].status).toBe("failed");
+    expect(failed.outputOperations[0].name).toBe("to the warehouse");
+    // The log line of the failed batch names the output that failed.
+    expect(errors.find(([, m]) => m.startsWith("batch failed"))?.[0]).toMatchObject({
+      batchTime: 2000,
+      output: "to the warehouse",
+    });
     const m = await metrics(ssc);
     expect(metricValue(m, "spate_streaming_batches_completed_total")).toBe(own.completed.length);
     expect(metricValue(m, "spate_streaming_batches_failed_total")).toBe(own.failed);
@@ -524,6 +543,7 @@ describe("the streaming UI's state queries and resumed jobs", () => {
       .uid("window")
       .foreachRDD(() => {});
     pairs.count().print();
+    expect(() => pairs.foreachRDD(() => {}, { name: " " })).toThrow(/non-empty string/);
     await ssc.start();
     for (let i = 0; i < 3; i++) {
       clock.advance(1000);
