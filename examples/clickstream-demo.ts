@@ -75,16 +75,19 @@ export default function createContext(): StreamingContext {
     .map((c) => [c.user, c] as [string, Click])
     .mapWithState(StateSpec.function(sessionize).timeout(Seconds(5)))
     .uid("sessions");
-  ended.foreachRDD(async (rdd, time) => {
-    const sessions = await rdd.collect();
-    if (sessions.length === 0) return;
-    const clicksPer = sessions.reduce((n, s) => n + s.clicks, 0) / sessions.length;
-    const longest = sessions.reduce((a, b) => (b.clicks > a.clicks ? b : a));
-    console.log(
-      `${new Date(time).toISOString()}  ${sessions.length} sessions ended, ${clicksPer.toFixed(1)} clicks on average; ` +
-        `longest: ${longest.user}, ${longest.clicks} clicks in ${longest.seconds.toFixed(0)} s (${longest.path} …)`,
-    );
-  });
+  ended.foreachRDD(
+    async (rdd, time) => {
+      const sessions = await rdd.collect();
+      if (sessions.length === 0) return;
+      const clicksPer = sessions.reduce((n, s) => n + s.clicks, 0) / sessions.length;
+      const longest = sessions.reduce((a, b) => (b.clicks > a.clicks ? b : a));
+      console.log(
+        `${new Date(time).toISOString()}  ${sessions.length} sessions ended, ${clicksPer.toFixed(1)} clicks on average; ` +
+          `longest: ${longest.user}, ${longest.clicks} clicks in ${longest.seconds.toFixed(0)} s (${longest.path} …)`,
+      );
+    },
+    { name: "ended sessions" },
+  );
 
   const pageCounts = clicks
     .map((c) => [c.page, 1] as [string, number])
@@ -97,11 +100,14 @@ export default function createContext(): StreamingContext {
       ([, n]) => n > 0,
     )
     .uid("page-counts");
-  pageCounts.foreachRDD(async (rdd, time) => {
-    const top = await rdd.sortBy(([, n]) => n, false).take(5);
-    console.log(
-      `${new Date(time).toISOString()}  top pages, last 30 s: ${top.map(([p, n]) => `${p} ${n}`).join(" · ")}`,
-    );
-  });
+  pageCounts.foreachRDD(
+    async (rdd, time) => {
+      const top = await rdd.sortBy(([, n]) => n, false).take(5);
+      console.log(
+        `${new Date(time).toISOString()}  top pages, last 30 s: ${top.map(([p, n]) => `${p} ${n}`).join(" · ")}`,
+      );
+    },
+    { name: "top pages" },
+  );
   return ssc;
 }

@@ -503,15 +503,24 @@ export class DStream<T> {
 
   // ---- outputs -------------------------------------------------------------------------------------------------
 
-  private output(kind: string, fn: (rdd: RDD<T>, time: number) => void | Promise<void>): void {
-    const stream = new DStream(this.ssc, new ForEachOp(kind, this, fn));
+  private output(kind: string, fn: (rdd: RDD<T>, time: number) => void | Promise<void>, name?: string): void {
+    const stream = new DStream(this.ssc, new ForEachOp(kind, this, fn, name));
     this.ssc.graph.addOutput(stream);
   }
 
-  /** Runs `fn` on the RDD of every batch; it is told the batch time, so that it can write idempotently. */
-  foreachRDD(fn: (rdd: RDD<T>, time: number) => void | Promise<void>): void {
+  /**
+   * Runs `fn` on the RDD of every batch; it is told the batch time, so that it can write idempotently.
+   * `options.name` names the output operation in logs and the UI (`foreachRDD` when not given).
+   */
+  foreachRDD(fn: (rdd: RDD<T>, time: number) => void | Promise<void>, options: { name?: string } = {}): void {
     if (typeof fn !== "function") throw new InvalidArgumentError("foreachRDD() needs a function.");
-    this.output("foreachRDD", fn);
+    const name = options?.name;
+    if (name !== undefined && (typeof name !== "string" || name.trim() === "")) {
+      throw new InvalidArgumentError(
+        `foreachRDD()'s name must be a non-empty string (got ${JSON.stringify(name)}).`,
+      );
+    }
+    this.output("foreachRDD", fn, name);
   }
 
   /** Prints the first `num` records of every batch, as Spark does. */

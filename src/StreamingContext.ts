@@ -392,6 +392,7 @@ export class StreamingContext {
       host: String(this.conf.get("spate.ui.host")),
       port,
       retainedBatches: this.conf.getNumber("spate.ui.retainedBatches") ?? 1000,
+      stateQuery: this.conf.get("spate.ui.stateQuery") as "loopback" | "any" | "off",
       log: this.log,
     });
   }
@@ -455,7 +456,14 @@ export class StreamingContext {
       await this.stopping;
       throw e;
     }
-    this.bus.post("onStreamingStarted", () => ({ time: this.clock.getTimeMillis() }));
+    this.bus.post("onStreamingStarted", () => ({
+      time: this.clock.getTimeMillis(),
+      restoredFrom: this.restored && {
+        checkpoint: this.restored.name,
+        batchTime: this.restored.metadata.completedTime,
+        writtenAt: this.restored.metadata.writtenAt,
+      },
+    }));
     this.log.info(
       {
         appName: this.appName,

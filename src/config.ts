@@ -136,6 +136,12 @@ export const SETTINGS = {
     doc: "Completed batches the streaming UI and its API remember (Spark's spark.streaming.ui.retainedBatches).",
     check: positiveInt,
   },
+  "spate.ui.stateQuery": {
+    type: "string",
+    default: "loopback",
+    doc: "Who may query state by key (GET /api/v1/streaming/state/<operator>, the /state page): loopback (clients on this machine only), any, or off.",
+    check: (v: string) => (["loopback", "any", "off"].includes(v) ? undefined : "loopback, any or off"),
+  },
   "spate.state.maxParallelism": {
     type: "number",
     default: 128,

@@ -49,6 +49,7 @@ export type {
   InputRecoveryInfo,
   OutputOperationInfo,
   ReceiverInfo,
+  RestoredFromInfo,
   StreamingListener,
 } from "./scheduler/StreamingListener.js";
 export { type MappingFunction, type State, StateSpec } from "./State.js";

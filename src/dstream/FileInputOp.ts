@@ -174,6 +174,13 @@ export class FileInputOp implements Operator<string> {
     }
   }
 
+  describeInput(time: number): string | undefined {
+    const files = this.batches.get(time) ?? (this.batches.has(time) ? [] : undefined);
+    if (!files) return undefined;
+    const more = files.length > 20 ? ` and ${files.length - 20} more` : "";
+    return `${files.length === 0 ? "no new files" : `${files.slice(0, 20).join(", ")}${more}`} in ${this.absolute}`;
+  }
+
   /** The files given to the batch at `time`, if it was cut. */
   filesOf(time: number): string[] | undefined {
     return this.batches.has(time) ? (this.batches.get(time) ?? []) : undefined;

@@ -6,6 +6,8 @@ import type { Operator } from "./Operator.js";
 export interface Job {
   readonly time: number;
   readonly outputId: string;
+  /** The output operation's name in logs and the UI: the one given to foreachRDD, or its kind. */
+  readonly name: string;
   run(): Promise<void>;
 }
 
@@ -17,6 +19,8 @@ export class ForEachOp<T> implements Operator<T> {
     readonly kind: string,
     private readonly parent: DStream<T>,
     private readonly fn: (rdd: RDD<T>, time: number) => void | Promise<void>,
+    /** The name given by the user (`foreachRDD(fn, { name })`); the kind when none. */
+    readonly name: string = kind,
   ) {
     this.parents = [parent];
   }
@@ -33,6 +37,6 @@ export class ForEachOp<T> implements Operator<T> {
     const rdd = self.getOrCompute(time);
     if (!rdd) return undefined;
     const fn = this.fn;
-    return { time, outputId: self.id, run: async () => fn(rdd, time) };
+    return { time, outputId: self.id, name: this.name, run: async () => fn(rdd, time) };
   }
 }

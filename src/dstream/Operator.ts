@@ -28,6 +28,11 @@ export interface Operator<T> {
   readonly checkpointState?: CheckpointableState<T>;
   /** How an input stream records what it gave each batch, so that recovery replays exactly that. */
   readonly inputLog?: InputLog;
+  /**
+   * What an input stream read for the batch at `time` (files, blocks, a sequence range), for the UI's batch page
+   * (Spark's StreamInputInfo description); called after its RDD of that batch was computed.
+   */
+  describeInput?(time: number): string | undefined;
   /** Starts receiving (receivers), once the context runs. */
   start?(self: DStream<T>): Promise<void>;
   /** Stops receiving and releases resources. */

@@ -244,6 +244,14 @@ export class ReceiverInputOp<T> implements Operator<T> {
     await this.wal?.close();
   }
 
+  describeInput(time: number): string | undefined {
+    const blocks = this.batches.get(time) ?? (this.batches.has(time) ? [] : undefined);
+    if (!blocks) return undefined;
+    const records = this.numRecords(time) ?? 0;
+    const logged = this.useWriteAheadLog ? ", logged in the write-ahead log" : "";
+    return `${blocks.length} block${blocks.length === 1 ? "" : "s"}, ${records} records${logged}`;
+  }
+
   compute(time: number, self: DStream<T>): RDD<T> {
     let blocks = this.batches.get(time);
     if (!blocks && this.batches.has(time)) blocks = []; // allocated, and given no block

@@ -7,6 +7,8 @@ import { shortHash } from "../rdd/keys.js";
 export interface GeneratedBatch {
   readonly time: number;
   readonly inputRecords: ReadonlyMap<string, number>;
+  /** What each input stream that describes its input read for the batch (files, blocks, sequences). */
+  readonly inputDescriptions: ReadonlyMap<string, string>;
   readonly jobs: readonly Job[];
 }
 
@@ -89,6 +91,7 @@ export class DStreamGraph {
   /** Allocates the batch's input to every input stream, then creates one job per output that has an RDD. */
   generateJobs(time: number): GeneratedBatch {
     const inputRecords = new Map<string, number>();
+    const inputDescriptions = new Map<string, string>();
     for (const s of this.inputs) {
       const rdd = s.getOrCompute(time);
       if (!rdd) continue;
@@ -99,13 +102,15 @@ export class DStreamGraph {
       if (known !== undefined) n = known;
       else for (let p = 0; p < rdd.numPartitions; p++) rdd.iterate(p, () => n++);
       inputRecords.set(s.id, n);
+      const description = s.op.describeInput?.(time);
+      if (description !== undefined) inputDescriptions.set(s.id, description);
     }
     const jobs: Job[] = [];
     for (const o of this.outputs) {
       const job = (o.op as ForEachOp<any>).generateJob(time, o);
       if (job) jobs.push(job);
     }
-    return { time, inputRecords, jobs };
+    return { time, inputRecords, inputDescriptions, jobs };
   }
 
   /**

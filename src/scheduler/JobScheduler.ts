@@ -90,11 +90,13 @@ export class JobScheduler {
       batchTime: batch.time,
       streamIdToNumRecords,
       numRecords,
+      streamIdToDescription: Object.fromEntries(batch.inputDescriptions),
       submissionTime,
       outputOperations: batch.jobs.map((job, id) => ({
         batchTime: batch.time,
         id,
         operatorId: job.outputId,
+        name: job.name,
       })),
     };
   }
@@ -253,6 +255,7 @@ export class JobScheduler {
         {
           batchTime: time,
           operatorId: error instanceof UserFunctionError ? error.operatorId : undefined,
+          output: info.outputOperations.find((o) => o.failureReason !== undefined)?.name,
           code: (error as { code?: unknown }).code,
           error,
         },

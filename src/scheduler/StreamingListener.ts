@@ -4,6 +4,8 @@ export interface OutputOperationInfo {
   /** Position of the output in the graph, from 0. */
   readonly id: number;
   readonly operatorId: string;
+  /** The name given with `foreachRDD(fn, { name })`, or the output's kind (`foreachRDD`, `print`, …). */
+  readonly name: string;
   startTime?: number;
   endTime?: number;
   failureReason?: string;
@@ -15,6 +17,8 @@ export interface BatchInfo {
   /** Records of the batch per input stream id. */
   readonly streamIdToNumRecords: Readonly<Record<string, number>>;
   readonly numRecords: number;
+  /** What each input stream read for the batch, for those that say (Spark's StreamInputInfo description). */
+  readonly streamIdToDescription: Readonly<Record<string, string>>;
   readonly submissionTime: number;
   processingStartTime?: number;
   processingEndTime?: number;
@@ -39,6 +43,16 @@ export interface CheckpointInfo {
   readonly bytes: number;
   /** Snapshot, encoding and durable write, in ms. */
   readonly durationMs: number;
+}
+
+/** The checkpoint a context restored by `getOrCreate` resumed from. */
+export interface RestoredFromInfo {
+  /** The metadata checkpoint's file name. */
+  readonly checkpoint: string;
+  /** The last batch completed before the checkpoint was written, if any. */
+  readonly batchTime: number | undefined;
+  /** Wall-clock ms when the checkpoint was written. */
+  readonly writtenAt: number;
 }
 
 /** A receiver's status (Spark's ReceiverInfo). */
@@ -77,7 +91,7 @@ export interface InputRecoveryInfo {
 
 /** Receives the events of a running context (Spark's StreamingListener); every method is optional. */
 export interface StreamingListener {
-  onStreamingStarted?(event: { time: number }): void;
+  onStreamingStarted?(event: { time: number; restoredFrom?: RestoredFromInfo }): void;
   onBatchSubmitted?(event: { batchInfo: BatchInfo }): void;
   onBatchStarted?(event: { batchInfo: BatchInfo }): void;
   onBatchCompleted?(event: { batchInfo: BatchInfo }): void;

@@ -3,8 +3,17 @@ import type {
   CheckpointInfo,
   InputRecoveryInfo,
   ReceiverInfo,
+  RestoredFromInfo,
   StreamingListener,
 } from "../scheduler/StreamingListener.js";
+
+/** Data checkpoints the UI remembers, newest kept (its checkpoint history and batch pages). */
+export const RETAINED_CHECKPOINTS = 500;
+
+/** A data checkpoint as the UI keeps it: with the wall-clock time it was reported. */
+export interface WrittenCheckpoint extends CheckpointInfo {
+  readonly writtenAt: number;
+}
 
 /** Where a batch is: waiting for the one before it, running, or done (Spark's BatchStatus). */
 export type BatchStatus = "queued" | "processing" | "completed";
@@ -80,6 +89,9 @@ class Ring<T> {
 export class StreamingJobProgressListener implements StreamingListener {
   /** Wall-clock ms when the context started, or undefined before. */
   startTime: number | undefined;
+  /** The checkpoint the context resumed from, when getOrCreate restored it. */
+  restoredFrom: RestoredFromInfo | undefined;
+  private readonly checkpointHistory = new Ring<WrittenCheckpoint>(RETAINED_CHECKPOINTS);
   private readonly waiting = new Map<number, BatchInfo>();
   private readonly running = new Map<number, BatchInfo>();
   private readonly completed: Ring<BatchInfo>;
@@ -102,8 +114,9 @@ export class StreamingJobProgressListener implements StreamingListener {
 
   // ---- events ------------------------------------------------------------------------------------------------
 
-  onStreamingStarted(): void {
+  onStreamingStarted({ restoredFrom }: { time: number; restoredFrom?: RestoredFromInfo }): void {
     this.startTime = Date.now();
+    this.restoredFrom = restoredFrom;
   }
 
   onBatchSubmitted({ batchInfo }: { batchInfo: BatchInfo }): void {
@@ -138,6 +151,7 @@ export class StreamingJobProgressListener implements StreamingListener {
       lastFull: checkpointInfo.mode === "full" ? checkpointInfo : before?.lastFull,
       count: (before?.count ?? 0) + 1,
     });
+    this.checkpointHistory.push({ ...checkpointInfo, writtenAt: Date.now() });
     this.observer.checkpointWritten?.(checkpointInfo);
   }
 
@@ -267,5 +281,10 @@ export class StreamingJobProgressListener implements StreamingListener {
 
   checkpoints(operatorId: string): OperatorCheckpoints | undefined {
     return this.checkpointsByOperator.get(operatorId);
+  }
+
+  /** The data checkpoints written, newest first (the last {@link RETAINED_CHECKPOINTS}). */
+  checkpointsWritten(): WrittenCheckpoint[] {
+    return this.checkpointHistory.toArray().reverse();
   }
 }

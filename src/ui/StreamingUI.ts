@@ -3,13 +3,16 @@ import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
-import { Hono } from "hono";
-import { SpateError } from "../errors.js";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { type Context, Hono } from "hono";
+import { InvalidKeyError, SpateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { StreamingContext } from "../StreamingContext.js";
 import { StreamingApi } from "./api.js";
+import { batchPage, fragments, messagePage, statePage } from "./html.js";
 import { statefulOperators } from "./operators.js";
-import { streamingPage } from "./page.js";
+import { streamingPage, UI_CSS } from "./page.js";
+import { queryableOperators, queryState } from "./stateQuery.js";
 import { type BatchStatus, StreamingJobProgressListener } from "./StreamingJobProgressListener.js";
 import { StreamingMetrics } from "./StreamingMetrics.js";
 
@@ -21,8 +24,15 @@ export interface StreamingUIOptions {
   /** The first port tried; the next {@link UI_PORT_RETRIES} are tried when it is taken. */
   port: number;
   retainedBatches: number;
+  /** Who may query state by key (spate.ui.stateQuery). */
+  stateQuery: StateQueryAccess;
   log: Logger;
 }
+
+export type StateQueryAccess = "loopback" | "any" | "off";
+
+/** Batches on one page of the main page's batch table. */
+export const BATCHES_PER_PAGE = 50;
 
 const STATUSES: readonly BatchStatus[] = ["completed", "processing", "queued"];
 
@@ -77,7 +87,9 @@ export class StreamingUI {
     const metrics = new StreamingMetrics(ssc.appName, () => progress!, operators);
     progress = new StreamingJobProgressListener(ssc.batchDuration, options.retainedBatches, metrics);
     const api = new StreamingApi(ssc, progress, operators);
-    const app = buildApp(ssc, api, metrics, options.log);
+    const lookup = (operator: string, key: unknown) =>
+      queryState(ssc, operator, key, lastGoodBatch(progress!));
+    const app = buildApp(ssc, api, metrics, lookup, options);
 
     const last = Math.min(65535, options.port + UI_PORT_RETRIES);
     for (let port = options.port; port <= last; port++) {
@@ -127,7 +139,57 @@ function lastGoodBatch(progress: StreamingJobProgressListener): number | undefin
   return undefined;
 }
 
-function buildApp(ssc: StreamingContext, api: StreamingApi, metrics: StreamingMetrics, log: Logger): Hono {
+/** Whether a client address is this machine's (IPv4 127/8, IPv6 ::1, or IPv4-mapped loopback). */
+const batchId = (raw: string) => (/^\d+$/.test(raw) ? Number(raw) : undefined);
+
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.startsWith("::ffff:") ? address.slice(7) : address;
+  return a === "::1" || /^127\.\d+\.\d+\.\d+$/.test(a);
+}
+
+/** Why a state query from this client is refused, or undefined when it may be answered. */
+function stateQueryRefusal(c: Context, access: StateQueryAccess): string | undefined {
+  if (access === "off") return "State queries are off (spate.ui.stateQuery is off).";
+  if (access === "loopback" && !isLoopback(getConnInfo(c).remote.address)) {
+    return (
+      "State queries are answered only to clients on the job's machine (spate.ui.stateQuery is loopback); set it " +
+      "to any to answer every client."
+    );
+  }
+  return undefined;
+}
+
+/** A whole number >= `min` from a query parameter, `fallback` when absent, undefined when not such a number. */
+function intParam(raw: string | undefined, fallback: number, min: number): number | undefined {
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= min ? n : undefined;
+}
+
+type Lookup = (operator: string, key: unknown) => ReturnType<typeof queryState>;
+
+/** Parses a state query's key: JSON, and a valid key. */
+function parseKey(raw: string | undefined): { key: unknown } | { error: string } {
+  if (raw === undefined) return { error: "Give the key to look up as ?key=<json>, e.g. ?key=%22user-42%22." };
+  try {
+    return { key: JSON.parse(raw) };
+  } catch {
+    return {
+      error: `The key ${JSON.stringify(raw)} is not JSON; a string key needs its quotes (e.g. "user-42").`,
+    };
+  }
+}
+
+function buildApp(
+  ssc: StreamingContext,
+  api: StreamingApi,
+  metrics: StreamingMetrics,
+  lookup: Lookup,
+  options: StreamingUIOptions,
+): Hono {
+  const log = options.log;
   const app = new Hono();
   const noStore = { "cache-control": "no-store" };
 
@@ -137,9 +199,63 @@ function buildApp(ssc: StreamingContext, api: StreamingApi, metrics: StreamingMe
   });
   app.notFound((c) => c.json({ message: `no such resource: ${c.req.path}` }, 404));
 
-  const page = () => streamingPage(ssc.appName);
-  app.get("/", (c) => c.html(page(), 200, noStore));
-  app.get("/streaming", (c) => c.html(page(), 200, noStore));
+  /** The fragments of the main page, with the batch table at the page asked (?offset=&limit=). */
+  const pageFragments = (c: Context) => {
+    const offset = intParam(c.req.query("offset"), 0, 0) ?? 0;
+    const limit = intParam(c.req.query("limit"), BATCHES_PER_PAGE, 1) ?? BATCHES_PER_PAGE;
+    return fragments(
+      api.statistics(),
+      api.inputs(),
+      api.operators(),
+      { batches: api.batches(undefined, offset, limit), offset, limit, total: api.countBatches() },
+      api.checkpoints().slice(0, 20),
+    );
+  };
+  const page = (c: Context) => c.html(streamingPage(ssc.appName, pageFragments(c)), 200, noStore);
+  app.get("/", page);
+  app.get("/streaming", page);
+  app.get("/fragments", (c) => c.json(pageFragments(c), 200, noStore));
+  app.get("/batches/:batchId", (c) => {
+    const id = batchId(c.req.param("batchId"));
+    const b = id === undefined ? undefined : api.oneBatch(id);
+    if (!b) {
+      const message = `No retained batch has the id ${c.req.param("batchId")} (the UI keeps the last ${options.retainedBatches}).`;
+      return c.html(messagePage(ssc.appName, "../", "Unknown batch", message), 404, noStore);
+    }
+    const inputs = ssc.graph.inputs.map((s) => ({ streamId: s.id, kind: s.op.kind }));
+    return c.html(batchPage(ssc.appName, b, inputs), 200, noStore);
+  });
+  app.get("/state", (c) => {
+    const refused = stateQueryRefusal(c, options.stateQuery);
+    if (refused) return c.html(messagePage(ssc.appName, "", "State queries refused", refused), 403, noStore);
+    const operators = queryableOperators(ssc);
+    const operator = c.req.query("operator");
+    const rawKey = c.req.query("key");
+    if (operator === undefined || rawKey === undefined || rawKey === "") {
+      return c.html(statePage(ssc.appName, { operators, operator, key: rawKey }), 200, noStore);
+    }
+    const parsed = parseKey(rawKey);
+    let result: { json: unknown } | { error: string };
+    let status: 200 | 400 | 404 = 200;
+    if ("error" in parsed) {
+      result = parsed;
+      status = 400;
+    } else {
+      try {
+        const answer = lookup(operator, parsed.key);
+        result = answer ? { json: answer } : { error: `There is no stateful operator ${operator}.` };
+        if (!answer) status = 404;
+      } catch (e) {
+        if (!(e instanceof InvalidKeyError)) throw e;
+        result = { error: e.message };
+        status = 400;
+      }
+    }
+    return c.html(statePage(ssc.appName, { operators, operator, key: rawKey, result }), status, noStore);
+  });
+  app.get("/static/ui.css", (c) =>
+    c.body(UI_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "max-age=3600" }),
+  );
   app.get("/static/uPlot.iife.min.js", (c) =>
     c.body(uplotAssets().js, 200, {
       "content-type": "text/javascript; charset=utf-8",
@@ -158,7 +274,6 @@ function buildApp(ssc: StreamingContext, api: StreamingApi, metrics: StreamingMe
   );
 
   const base = "/api/v1/streaming";
-  const batchId = (raw: string) => (/^\d+$/.test(raw) ? Number(raw) : undefined);
   app.get(`${base}/statistics`, (c) => c.json(api.statistics(), 200, noStore));
   app.get(`${base}/receivers`, (c) => c.json(api.receivers(), 200, noStore));
   app.get(`${base}/receivers/:streamId`, (c) => {
@@ -181,7 +296,41 @@ function buildApp(ssc: StreamingContext, api: StreamingApi, metrics: StreamingMe
         400,
       );
     }
-    return c.json(api.batches(new Set(asked.filter((s) => s !== "") as BatchStatus[])), 200, noStore);
+    const offset = intParam(c.req.query("offset"), 0, 0);
+    const limit = intParam(c.req.query("limit"), Number.POSITIVE_INFINITY, 1);
+    if (offset === undefined || limit === undefined) {
+      return c.json({ message: "offset must be a whole number >= 0, and limit one >= 1" }, 400);
+    }
+    const statuses = new Set(asked.filter((s) => s !== "") as BatchStatus[]);
+    return c.json(api.batches(statuses, offset, limit), 200, noStore);
+  });
+  app.get(`${base}/checkpoints`, (c) => c.json(api.checkpoints(), 200, noStore));
+  app.get(`${base}/state/:operator`, (c) => {
+    const refused = stateQueryRefusal(c, options.stateQuery);
+    if (refused) return c.json({ message: refused }, 403);
+    const operator = c.req.param("operator");
+    const parsed = parseKey(c.req.query("key"));
+    if ("error" in parsed) return c.json({ message: parsed.error }, 400);
+    let answer: ReturnType<Lookup>;
+    try {
+      answer = lookup(operator, parsed.key);
+    } catch (e) {
+      if (e instanceof InvalidKeyError) return c.json({ message: e.message }, 400);
+      throw e;
+    }
+    if (!answer) {
+      const known = queryableOperators(ssc).map((o) => `${o.id} (${o.kind})`);
+      return c.json(
+        {
+          message:
+            `There is no stateful operator ${operator}; ` +
+            (known.length > 0 ? `the stateful ones are: ${known.join(", ")}.` : "this job has none."),
+          operators: queryableOperators(ssc),
+        },
+        404,
+      );
+    }
+    return c.json(answer, 200, noStore);
   });
   app.get(`${base}/batches/:batchId`, (c) => {
     const id = batchId(c.req.param("batchId"));

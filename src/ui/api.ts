@@ -1,11 +1,16 @@
 // The JSON of /api/v1/streaming/, shaped as Spark's REST API (org.apache.spark.status.api.v1.streaming): the same
-// resources and field names, times as ISO dates, durations in ms, absent values left out; spate's additions are
-// marked below.
+// resources and field names, every time as an ISO date (a batch's `batchId` stays its time in ms, as Spark's, and
+// so do the times in receivers' `eventRates` pairs), durations in ms, absent values left out; spate's additions
+// are marked below.
 import { ReceiverInputOp } from "../dstream/ReceiverInputOp.js";
 import type { BatchInfo, OutputOperationInfo } from "../scheduler/StreamingListener.js";
 import type { StreamingContext } from "../StreamingContext.js";
 import type { OperatorState } from "./operators.js";
-import type { BatchStatus, StreamingJobProgressListener } from "./StreamingJobProgressListener.js";
+import type {
+  BatchStatus,
+  StreamingJobProgressListener,
+  WrittenCheckpoint,
+} from "./StreamingJobProgressListener.js";
 
 export interface StreamingStatisticsJson {
   startTime?: string;
@@ -28,6 +33,15 @@ export interface StreamingStatisticsJson {
   numTotalFailedBatches: number;
   /** After a restart: the batches it runs (pending at the stop, then the down time's), and how far it is. */
   catchUp?: CatchUpJson;
+  /** When getOrCreate restored the context: the checkpoint it resumed from. */
+  resumedFrom?: {
+    checkpoint: string;
+    /** The last batch completed before that checkpoint (absent: none had completed). */
+    batchId?: number;
+    batchTime?: string;
+    /** When the checkpoint was written. */
+    writtenAt: string;
+  };
 }
 
 /** spate's addition: the catch-up of a restarted job. */
@@ -41,6 +55,21 @@ export interface CatchUpJson {
   startTime: string;
   /** When the last of them completed. */
   endTime?: string;
+}
+
+/** spate's addition: one data checkpoint written (GET checkpoints, a batch's `checkpoints`). */
+export interface CheckpointJson {
+  operatorId: string;
+  kind: string;
+  /** The batch the state is as of. */
+  batchId: number;
+  batchTime: string;
+  /** When the UI heard of it (just after it was durably written). */
+  writtenAt: string;
+  mode: "full" | "delta";
+  entries: number;
+  bytes: number;
+  durationMs: number;
 }
 
 export interface OutputOperationJson {
@@ -71,8 +100,15 @@ export interface BatchJson {
   firstFailureReason?: string;
   // spate's additions
   streamIdToNumRecords: Readonly<Record<string, number>>;
+  /** What each input stream read (files, blocks, sequences), for those that say. */
+  streamIdToDescription: Readonly<Record<string, string>>;
+  submissionTime: string;
+  processingStartTime?: string;
+  processingEndTime?: string;
   failureReason?: string;
   outputOperations: OutputOperationJson[];
+  /** Data checkpoints written after this batch. */
+  checkpoints: CheckpointJson[];
 }
 
 export interface ReceiverJson {
@@ -117,7 +153,8 @@ export interface OperatorJson {
   estimatedBytes?: number;
   numCheckpoints: number;
   lastCheckpoint?: {
-    batchTime: number;
+    batchId: number;
+    batchTime: string;
     mode: "full" | "delta";
     entries: number;
     bytes: number;
@@ -140,6 +177,20 @@ const averageMs = (xs: Array<number | undefined>) => {
 function compact<T extends object>(o: T): T {
   for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
   return o;
+}
+
+function checkpointJson(c: WrittenCheckpoint): CheckpointJson {
+  return {
+    operatorId: c.operatorId,
+    kind: c.kind,
+    batchId: c.batchTime,
+    batchTime: iso(c.batchTime)!,
+    writtenAt: iso(c.writtenAt)!,
+    mode: c.mode,
+    entries: c.entries,
+    bytes: c.bytes,
+    durationMs: c.durationMs,
+  };
 }
 
 /** Reads the JSON API's resources from the listener, the graph and the state stores of one context. */
@@ -178,6 +229,14 @@ export class StreamingApi {
       state: this.ssc.state(),
       numTotalFailedBatches: p.numTotalFailedBatches,
       catchUp: this.catchUp(),
+      resumedFrom:
+        p.restoredFrom &&
+        compact({
+          checkpoint: p.restoredFrom.checkpoint,
+          batchId: p.restoredFrom.batchTime,
+          batchTime: iso(p.restoredFrom.batchTime),
+          writtenAt: iso(p.restoredFrom.writtenAt)!,
+        }),
     });
   }
 
@@ -196,25 +255,56 @@ export class StreamingApi {
     );
   }
 
-  /** Retained batches, newest first (as Spark), of the given statuses (all when none is given). */
-  batches(statuses?: ReadonlySet<BatchStatus>): BatchJson[] {
-    return this.progress
+  /** The data checkpoints written, newest first (the last ones the UI keeps). */
+  checkpoints(): CheckpointJson[] {
+    return this.progress.checkpointsWritten().map(checkpointJson);
+  }
+
+  /**
+   * Retained batches, newest first (as Spark), of the given statuses (all when none is given); `offset` of them
+   * skipped and at most `limit` given (all by default).
+   */
+  batches(statuses?: ReadonlySet<BatchStatus>, offset = 0, limit = Number.POSITIVE_INFINITY): BatchJson[] {
+    const page = this.progress
       .retainedBatches()
       .filter((b) => !statuses || statuses.size === 0 || statuses.has(b.status))
-      .map((b) => this.batch(b.info, b.status))
-      .sort((a, b) => b.batchId - a.batchId);
+      .sort((a, b) => b.info.batchTime - a.info.batchTime)
+      .slice(offset, offset + limit);
+    const checkpoints = this.checkpointsByBatch();
+    return page.map((b) => this.batch(b.info, b.status, checkpoints));
+  }
+
+  /** How many retained batches there are of the given statuses (all when none is given). */
+  countBatches(statuses?: ReadonlySet<BatchStatus>): number {
+    return this.progress
+      .retainedBatches()
+      .filter((b) => !statuses || statuses.size === 0 || statuses.has(b.status)).length;
   }
 
   oneBatch(batchId: number): BatchJson | undefined {
     const b = this.progress.batch(batchId);
-    return b && this.batch(b.info, b.status);
+    return b && this.batch(b.info, b.status, this.checkpointsByBatch());
+  }
+
+  private checkpointsByBatch(): Map<number, WrittenCheckpoint[]> {
+    const by = new Map<number, WrittenCheckpoint[]>();
+    for (const c of this.progress.checkpointsWritten().reverse()) {
+      const list = by.get(c.batchTime);
+      if (list) list.push(c);
+      else by.set(c.batchTime, [c]);
+    }
+    return by;
   }
 
   operations(batchId: number): OutputOperationJson[] | undefined {
     return this.progress.batch(batchId)?.info.outputOperations.map((op) => this.operation(op));
   }
 
-  private batch(info: BatchInfo, status: BatchStatus): BatchJson {
+  private batch(
+    info: BatchInfo,
+    status: BatchStatus,
+    checkpoints: ReadonlyMap<number, WrittenCheckpoint[]>,
+  ): BatchJson {
     const ops = info.outputOperations;
     return compact({
       batchId: info.batchTime,
@@ -233,8 +323,13 @@ export class StreamingApi {
       numTotalOutputOps: ops.length,
       firstFailureReason: ops.find((o) => o.failureReason !== undefined)?.failureReason,
       streamIdToNumRecords: info.streamIdToNumRecords,
+      streamIdToDescription: info.streamIdToDescription ?? {},
+      submissionTime: iso(info.submissionTime)!,
+      processingStartTime: iso(info.processingStartTime),
+      processingEndTime: iso(info.processingEndTime),
       failureReason: info.failureReason,
       outputOperations: ops.map((op) => this.operation(op)),
+      checkpoints: (checkpoints.get(info.batchTime) ?? []).map(checkpointJson),
     });
   }
 
@@ -248,10 +343,12 @@ export class StreamingApi {
           : op.startTime !== undefined
             ? "running"
             : "waiting";
+    const parent = stream?.op.parents[0];
     return compact({
       outputOpId: op.id,
-      name: stream?.op.kind ?? op.operatorId,
-      description: op.operatorId,
+      name: op.name ?? stream?.op.kind ?? op.operatorId,
+      // Spark's description is the call site; spate's names the output and the stream it writes.
+      description: parent ? `${op.operatorId} of ${parent.id}` : op.operatorId,
       startTime: iso(op.startTime),
       endTime: iso(op.endTime),
       duration:
@@ -331,7 +428,8 @@ export class StreamingApi {
         estimatedBytes: op.estimatedBytes,
         numCheckpoints: cps?.count ?? 0,
         lastCheckpoint: last && {
-          batchTime: last.batchTime,
+          batchId: last.batchTime,
+          batchTime: iso(last.batchTime)!,
           mode: last.mode,
           entries: last.entries,
           bytes: last.bytes,

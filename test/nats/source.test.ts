@@ -39,14 +39,21 @@ describe("natsJetStream", () => {
 
     const ssc = new StreamingContext({ batchDuration: 100, appName: "nats-source" });
     const batches: NatsMessage[][] = [];
+    const byTime = new Map<number, NatsMessage[]>();
+    const described = new Map<number, string | undefined>();
+    ssc.addStreamingListener({
+      onBatchCompleted: ({ batchInfo }) =>
+        described.set(batchInfo.batchTime, Object.values(batchInfo.streamIdToDescription)[0]),
+    });
     natsJetStream(ssc, {
       servers: server.url,
       stream: "SRC",
       subjects: "src.a",
       maxMessagesPerBatch: 20,
-    }).foreachRDD(async (rdd) => {
+    }).foreachRDD(async (rdd, time) => {
       const messages = await rdd.collect();
       if (messages.length > 0) batches.push(messages);
+      byTime.set(time, messages);
     });
     await ssc.start();
     try {
@@ -79,6 +86,18 @@ describe("natsJetStream", () => {
           .every((m) => m.text.startsWith("two-")),
       ).toBe(true);
       expect(batches.length - firstWaveBatches).toBeGreaterThanOrEqual(3);
+      // Each batch describes the range of sequences it read (the UI's batch page shows it).
+      for (const [time, messages] of byTime) {
+        if (!described.has(time)) continue; // the last batch may still be completing
+        expect(described.get(time)).toBe(
+          messages.length === 0
+            ? "stream SRC: no messages"
+            : `stream SRC: sequences ${messages[0]!.seq} to ${messages.at(-1)!.seq} (${messages.length} messages)`,
+        );
+      }
+      expect(
+        [...byTime.keys()].filter((t) => described.has(t) && byTime.get(t)!.length > 0).length,
+      ).toBeGreaterThan(3);
     } finally {
       await ssc.stop();
     }

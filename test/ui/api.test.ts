@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
   ConfigError,
+  type Logger,
   ManualClock,
   Receiver,
   SpateConf,
@@ -14,9 +15,12 @@ import {
   StreamingContext,
 } from "spate";
 import { afterEach, describe, expect, it } from "vitest";
+import { isLoopback } from "../../src/ui/StreamingUI.js";
 import { CountingListener, freePort, getJson, metricValue, parseMetrics } from "./support.js";
 
 const API = "/api/v1/streaming";
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** Contexts and servers a test started, stopped after it whatever happens. */
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -28,11 +32,13 @@ async function uiContext(options: {
   clock?: ManualClock;
   appName?: string;
   conf?: Record<string, string | number | boolean>;
+  logger?: Logger;
 }): Promise<{ ssc: StreamingContext; clock: ManualClock; own: CountingListener }> {
   const clock = options.clock ?? new ManualClock(0);
   const ssc = new StreamingContext({
     batchDuration: 1000,
     clock,
+    logger: options.logger,
     appName: options.appName ?? "ui-test",
     conf: { "spate.ui.port": await freePort(), ...options.conf },
   });
@@ -77,9 +83,12 @@ describe("the streaming UI's JSON API and metrics", () => {
       )
       .uid("word-totals")
       .checkpoint(2000);
-    counts.foreachRDD(async (rdd) => {
-      await rdd.count();
-    });
+    counts.foreachRDD(
+      async (rdd) => {
+        await rdd.count();
+      },
+      { name: "count <words>" },
+    );
     counts.count().foreachRDD(() => {});
     await ssc.start();
     expect(ssc.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -133,10 +142,56 @@ describe("the streaming UI's JSON API and metrics", () => {
         numTotalOutputOps: 2,
       });
       expect(b.firstFailureReason).toBeUndefined();
+      // Named outputs keep their name; the others are named by their kind.
       expect(b.outputOperations.map((o: any) => [o.outputOpId, o.name, o.status])).toEqual([
-        [0, "foreachRDD", "succeeded"],
+        [0, "count <words>", "succeeded"],
         [1, "foreachRDD", "succeeded"],
       ]);
+      expect(b.outputOperations[0].description).toMatch(/^foreachRDD-\S+ of word-totals$/);
+      expect(mine.outputOperations.map((o) => o.name)).toEqual(["count <words>", "foreachRDD"]);
+      // One time format: ISO strings, the batch id in ms.
+      expect(b.submissionTime).toBe(new Date(mine.submissionTime).toISOString());
+      expect(b.processingStartTime).toBe(new Date(mine.processingStartTime!).toISOString());
+      expect(b.processingEndTime).toBe(new Date(mine.processingEndTime!).toISOString());
+    }
+    // What the file stream read for each batch.
+    const fileStream = all[0].streamIdToNumRecords && Object.keys(all[0].streamIdToNumRecords)[0];
+    expect(all.find((b) => b.batchId === 2000).streamIdToDescription).toEqual({
+      [fileStream]: `1.txt in ${input}`,
+    });
+    expect(all.find((b) => b.batchId === 3000).streamIdToDescription).toEqual({
+      [fileStream]: `no new files in ${input}`,
+    });
+    // The data checkpoints written after each batch.
+    expect(all.find((b) => b.batchId === 3000).checkpoints).toEqual([]);
+    const cp4000 = all.find((b) => b.batchId === 4000).checkpoints;
+    expect(cp4000).toHaveLength(1);
+    expect(cp4000[0]).toMatchObject({
+      operatorId: "word-totals",
+      kind: "mapWithState",
+      batchId: 4000,
+      batchTime: new Date(4000).toISOString(),
+      entries: own.checkpoints[1]!.entries,
+      bytes: own.checkpoints[1]!.bytes,
+    });
+    expect(Date.parse(cp4000[0].writtenAt)).toBeGreaterThan(0);
+    // The checkpoint history, newest first.
+    const history = (await getJson<any[]>(`${url}/checkpoints`)).body;
+    expect(history.map((c) => [c.operatorId, c.batchId, c.mode])).toEqual(
+      own.checkpoints.map((c) => [c.operatorId, c.batchTime, c.mode]).reverse(),
+    );
+    expect(history[0]).toEqual(cp4000[0]);
+    // Paging: offset and limit over the newest-first list; none given: every batch.
+    expect((await getJson<any[]>(`${url}/batches?offset=1&limit=2`)).body.map((b) => b.batchId)).toEqual([
+      4000, 3000,
+    ]);
+    expect((await getJson<any[]>(`${url}/batches?offset=4`)).body.map((b) => b.batchId)).toEqual([1000]);
+    expect(
+      (await getJson<any[]>(`${url}/batches?limit=1&status=completed`)).body.map((b) => b.batchId),
+    ).toEqual([5000]);
+    expect((await getJson<any[]>(`${url}/batches?offset=9`)).body).toEqual([]);
+    for (const q of ["limit=0", "offset=-1", "offset=x", "limit=1.5"]) {
+      expect((await getJson(`${url}/batches?${q}`)).status, q).toBe(400);
     }
     expect((await getJson(`${url}/batches?status=completed`)).body).toEqual(all);
     expect((await getJson(`${url}/batches?status=COMPLETED&status=queued`)).body).toEqual(all);
@@ -150,7 +205,7 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(one.body).toEqual(all[1]);
     const ops = (await getJson<any[]>(`${url}/batches/4000/operations`)).body;
     expect(ops).toHaveLength(2);
-    expect(ops[0]).toMatchObject({ outputOpId: 0, name: "foreachRDD", status: "succeeded" });
+    expect(ops[0]).toMatchObject({ outputOpId: 0, name: "count <words>", status: "succeeded" });
     expect(ops[0].duration).toBe(Date.parse(ops[0].endTime) - Date.parse(ops[0].startTime));
     expect((await getJson(`${url}/batches/4000/operations/1`)).body).toEqual(ops[1]);
     expect((await getJson(`${url}/batches/4000/operations/2`)).status).toBe(404);
@@ -180,7 +235,13 @@ describe("the streaming UI's JSON API and metrics", () => {
       numPartitions: 1,
       numKeys: 7,
       numCheckpoints: 2,
-      lastCheckpoint: { batchTime: 4000, mode: last.mode, entries: last.entries, bytes: last.bytes },
+      lastCheckpoint: {
+        batchId: 4000,
+        batchTime: new Date(4000).toISOString(),
+        mode: last.mode,
+        entries: last.entries,
+        bytes: last.bytes,
+      },
       lastFullSnapshotBytes: own.checkpoints.findLast((c) => c.mode === "full")!.bytes,
     });
     expect(operators[0].estimatedBytes).toBeGreaterThan(0);
@@ -220,6 +281,76 @@ describe("the streaming UI's JSON API and metrics", () => {
     const html = await page.text();
     expect(html).toContain("words &#60;&#38;&#62; counts");
     expect(html).not.toContain("words <&> counts");
+    expect(stats.resumedFrom).toBeUndefined();
+    // Rendered on the server: cards, tables and batch rows linking to their pages, before any script runs.
+    const text = html.replace(/<script[\s\S]*?<\/script>/g, "");
+    expect(text).toMatch(/Completed batches<\/div><div class="value">5</);
+    expect(text).toContain('<a href="batches/5000">');
+    expect(text).toContain('<a href="batches/1000">');
+    expect(text).toContain("word-totals");
+    expect(text).toContain("count &#60;words&#62;");
+    expect(text).toMatch(/id="checkpoints"><thead>.*<tbody><tr><td><a href="batches\/4000">/s);
+    expect(text).not.toContain("Resumed from checkpoint");
+    // A page of the batch table (server-rendered), with links to the newer and older pages.
+    const pagedHtml = await (await fetch(`${ssc.uiUrl}/?offset=2&limit=2`)).text();
+    const paged = /<div id="batchList">([\s\S]*?)<\/nav>/.exec(pagedHtml)![1]!;
+    expect(paged).toContain('<a href="batches/3000">');
+    expect(paged).toContain('<a href="batches/2000">');
+    expect(paged).not.toContain('<a href="batches/4000">');
+    expect(paged).toContain('href="?offset=0&amp;limit=2"');
+    expect(paged).toContain('href="?offset=4&amp;limit=2"');
+    expect(paged).toContain("batches 3–4 of 5 retained");
+    // The fragments the page's script refreshes itself with are the same HTML.
+    const frag = (await getJson(`${ssc.uiUrl}/fragments?offset=2&limit=2`)).body;
+    expect(pagedHtml).toContain(frag.batchList);
+    expect(frag.state).toBe("active");
+    // A batch's page: its times, input, outputs with names, and checkpoints, without script.
+    const batchHtml = await (await fetch(`${ssc.uiUrl}/batches/4000`)).text();
+    expect(batchHtml).not.toContain("<script");
+    expect(batchHtml).toContain("1970-01-01T00:00:04.000Z");
+    expect(batchHtml).toContain(escapeHtml(`3.txt in ${input}`));
+    expect(batchHtml).toMatch(/count &#60;words&#62;<\/td><td>foreachRDD-\S+ of word-totals/);
+    expect(batchHtml).toMatch(/<td>word-totals<\/td><td>mapWithState<\/td><td>(full|delta)<\/td>/);
+    const unknownBatch = await fetch(`${ssc.uiUrl}/batches/4500`);
+    expect(unknownBatch.status).toBe(404);
+    expect(await unknownBatch.text()).toContain("No retained batch has the id 4500");
+
+    // Queryable state: a key's state from the stores, read-only; keys are JSON.
+    const state = (key: string, op = "word-totals") =>
+      getJson(`${url}/state/${encodeURIComponent(op)}?key=${encodeURIComponent(key)}`);
+    expect(await state('"a"')).toEqual({
+      status: 200,
+      body: { operator: "word-totals", kind: "mapWithState", key: "a", found: true, state: 3 },
+    });
+    expect((await state('"g"')).body).toMatchObject({ found: true, state: 1 });
+    expect(await state('"zzz"')).toEqual({
+      status: 200,
+      body: { operator: "word-totals", kind: "mapWithState", key: "zzz", found: false },
+    });
+    const notJson = await state("a");
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.message).toMatch(/not JSON/);
+    expect((await state("null")).status).toBe(400); // JSON, but not a key
+    expect((await getJson(`${url}/state/word-totals`)).status).toBe(400);
+    const unknownOp = await state('"a"', "nope");
+    expect(unknownOp.status).toBe(404);
+    expect(unknownOp.body.message).toContain("word-totals (mapWithState)");
+    expect(unknownOp.body.operators).toEqual([{ id: "word-totals", kind: "mapWithState" }]);
+    // A stateless operator is not queryable either.
+    expect((await state('"a"', fileStream)).status).toBe(404);
+    // The state page: a GET form rendered on the server, and the answer under it.
+    const statePage = await (await fetch(`${ssc.uiUrl}/state`)).text();
+    expect(statePage).toContain('<form method="get" action="state"');
+    expect(statePage).toContain('<option value="word-totals">word-totals (mapWithState)</option>');
+    const answered = await fetch(`${ssc.uiUrl}/state?operator=word-totals&key=${encodeURIComponent('"a"')}`);
+    expect(answered.status).toBe(200);
+    const answeredHtml = await answered.text();
+    expect(answeredHtml).toContain("&#34;found&#34;: true");
+    expect(answeredHtml).toContain("&#34;state&#34;: 3");
+    expect(answeredHtml).toContain('<option value="word-totals" selected>');
+    const badKey = await fetch(`${ssc.uiUrl}/state?operator=word-totals&key=a`);
+    expect(badKey.status).toBe(400);
+    expect(await badKey.text()).toContain("is not JSON");
     const script = await fetch(`${ssc.uiUrl}/static/uPlot.iife.min.js`);
     expect(script.headers.get("content-type")).toMatch(/javascript/);
     expect(await script.text()).toContain("uPlot");
@@ -233,12 +364,22 @@ describe("the streaming UI's JSON API and metrics", () => {
   });
 
   it("count a failed batch as completed and as failed, and keep serving the failed job until it is stopped", async () => {
-    const { ssc, clock, own } = await uiContext({});
+    const errors: Array<[Record<string, unknown>, string]> = [];
+    const logger: Logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (fields, message) => errors.push([fields, message]),
+    };
+    const { ssc, clock, own } = await uiContext({ logger });
     let n = 0;
-    ssc.queueStream([[1, 2], [3], [4]]).foreachRDD(async (rdd) => {
-      await rdd.count();
-      if (++n === 2) throw new Error("sink unavailable");
-    });
+    ssc.queueStream([[1, 2], [3], [4]]).foreachRDD(
+      async (rdd) => {
+        await rdd.count();
+        if (++n === 2) throw new Error("sink unavailable");
+      },
+      { name: "to the warehouse" },
+    );
     await ssc.start();
     clock.advance(1000);
     await ssc.awaitIdle();
@@ -257,6 +398,12 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(failed).toMatchObject({ status: "COMPLETED", numFailedOutputOps: 1, numCompletedOutputOps: 0 });
     expect(failed.firstFailureReason).toContain("sink unavailable");
     expect(failed.outputOperations[0].status).toBe("failed");
+    expect(failed.outputOperations[0].name).toBe("to the warehouse");
+    // The log line of the failed batch names the output that failed.
+    expect(errors.find(([, m]) => m.startsWith("batch failed"))?.[0]).toMatchObject({
+      batchTime: 2000,
+      output: "to the warehouse",
+    });
     const m = await metrics(ssc);
     expect(metricValue(m, "spate_streaming_batches_completed_total")).toBe(own.completed.length);
     expect(metricValue(m, "spate_streaming_batches_failed_total")).toBe(own.failed);
@@ -323,6 +470,13 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(r.eventRates.reduce((s: number, e: number[]) => s + e[1], 0)).toBe(3);
     expect(Date.parse(r.lastErrorTime)).toBeGreaterThan(0);
     expect((await getJson(`${url}/receivers/${stream.id}`)).body).toEqual(r);
+    // Each batch says what it got from the receiver: blocks and records (no write-ahead log here).
+    const described = (await getJson<any[]>(`${url}/batches`)).body.map((b) => [
+      b.inputSize,
+      b.streamIdToDescription[stream.id],
+    ]);
+    expect(described).toContainEqual([3, "1 block, 3 records"]);
+    expect(described).toContainEqual([0, "0 blocks, 0 records"]);
     expect((await getJson(`${url}/receivers/nope`)).status).toBe(404);
     expect((await getJson(`${url}/statistics`)).body).toMatchObject({
       numReceivers: 1,
@@ -340,6 +494,200 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(metricValue(m, "spate_receiver_restarts", labels)).toBe(1);
     expect(metricValue(m, "spate_receiver_errors_total", labels)).toBe(2);
     expect(metricValue(m, "spate_streaming_records_received_total", { stream: stream.id })).toBe(3);
+  });
+});
+
+describe("the streaming UI's state queries and resumed jobs", () => {
+  it("look a key up in each partition's store or in the last window, and render any state as JSON", async () => {
+    class Visit {
+      constructor(
+        readonly page: string,
+        readonly at: Date,
+      ) {}
+    }
+    const { ssc, clock } = await uiContext({ conf: { "spate.ui.stateQuery": "any" } });
+    const pairs = ssc.queueStream<[string, number]>([
+      [
+        ["a", 1],
+        ["b", 2],
+        ["c", 3],
+      ],
+      [
+        ["a", 10],
+        ["d", 4],
+      ],
+      [["b", 5]],
+    ]);
+    pairs
+      .updateStateByKey(
+        (values: number[], state: any) => {
+          const s = state ?? { total: 0n, seen: new Set<number>(), byValue: new Map<number, Visit>() };
+          for (const v of values) {
+            s.total += BigInt(v);
+            s.seen.add(v);
+            s.byValue.set(v, new Visit(`/p/${v}`, new Date(v * 1000)));
+          }
+          return s;
+        },
+        { numPartitions: 3 },
+      )
+      .uid("rich")
+      .foreachRDD(() => {}, { name: "sink" });
+    pairs
+      .reduceByKeyAndWindow(
+        (a, b) => a + b,
+        (a, b) => a - b,
+        2000,
+        1000,
+      )
+      .uid("window")
+      .foreachRDD(() => {});
+    pairs.count().print();
+    expect(() => pairs.foreachRDD(() => {}, { name: " " })).toThrow(/non-empty string/);
+    await ssc.start();
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await ssc.awaitIdle();
+    }
+    const url = `${ssc.uiUrl}${API}`;
+    const state = (op: string, key: unknown) =>
+      getJson(`${url}/state/${op}?key=${encodeURIComponent(JSON.stringify(key))}`);
+    // Keys spread over three partitions; each is found wherever it is.
+    for (const [key, total] of [
+      ["a", "11"],
+      ["b", "7"],
+      ["c", "3"],
+      ["d", "4"],
+    ] as const) {
+      const r = await state("rich", key);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ operator: "rich", kind: "updateStateByKey", key, found: true });
+      expect(r.body.state.total).toEqual({ $type: "bigint", value: total });
+    }
+    expect((await state("rich", "a")).body.state).toEqual({
+      total: { $type: "bigint", value: "11" },
+      seen: { $type: "Set", items: [1, 10] },
+      byValue: {
+        $type: "Map",
+        entries: [
+          [1, { $type: "Visit", page: "/p/1", at: { $type: "Date", value: new Date(1000).toISOString() } }],
+          [
+            10,
+            { $type: "Visit", page: "/p/10", at: { $type: "Date", value: new Date(10000).toISOString() } },
+          ],
+        ],
+      },
+    });
+    expect((await state("rich", "e")).body.found).toBe(false);
+    // A reduced window: the window the last batch computed (batches 2000 and 3000).
+    expect((await state("window", "b")).body).toEqual({
+      operator: "window",
+      kind: "reduceByKeyAndWindow",
+      key: "b",
+      found: true,
+      state: 5,
+      updatedAt: new Date(3000).toISOString(),
+    });
+    expect((await state("window", "a")).body).toMatchObject({ found: true, state: 10 });
+    // Only in batch 1000, out of the window: inverted out to 0 and kept (no filter function), as Spark's.
+    expect((await state("window", "c")).body).toMatchObject({ found: true, state: 0 });
+    expect((await state("window", "zz")).body.found).toBe(false);
+    const unknown = await state("nope", "a");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.operators).toEqual([
+      { id: "rich", kind: "updateStateByKey" },
+      { id: "window", kind: "reduceByKeyAndWindow" },
+    ]);
+    // print keeps its kind as its name; a named foreachRDD its name, in the API and in the listener's events.
+    const names = (await getJson<any[]>(`${url}/batches/3000/operations`)).body.map((o) => o.name);
+    expect(names).toEqual(["sink", "foreachRDD", "print"]);
+  });
+
+  it("answer state queries only as spate.ui.stateQuery allows", async () => {
+    const off = await uiContext({ conf: { "spate.ui.stateQuery": "off" } });
+    off.ssc
+      .queueStream<[string, number]>([[["a", 1]]])
+      .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+      .uid("counts")
+      .foreachRDD(() => {});
+    await off.ssc.start();
+    off.clock.advance(1000);
+    await off.ssc.awaitIdle();
+    const refused = await getJson(`${off.ssc.uiUrl}${API}/state/counts?key=%22a%22`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toContain("spate.ui.stateQuery");
+    expect((await fetch(`${off.ssc.uiUrl}/state`)).status).toBe(403);
+
+    // The default (loopback) answers this machine's clients.
+    const local = await uiContext({});
+    local.ssc
+      .queueStream<[string, number]>([[["a", 1]]])
+      .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+      .uid("counts")
+      .foreachRDD(() => {});
+    await local.ssc.start();
+    local.clock.advance(1000);
+    await local.ssc.awaitIdle();
+    expect((await getJson(`${local.ssc.uiUrl}${API}/state/counts?key=%22a%22`)).body).toMatchObject({
+      found: true,
+      state: 1,
+    });
+    expect(() => new SpateConf({ "spate.ui.stateQuery": "everyone" })).toThrow(ConfigError);
+    // Which addresses count as this machine's.
+    for (const a of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"])
+      expect(isLoopback(a), a).toBe(true);
+    for (const a of ["192.0.2.2", "::ffff:10.0.0.1", "fd00::2", "0.0.0.0", undefined]) {
+      expect(isLoopback(a), String(a)).toBe(false);
+    }
+  });
+
+  it("say from which checkpoint a job restored by getOrCreate resumed", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "spate-ui-resume-"));
+    const input = path.join(dir, "in");
+    mkdirSync(input);
+    const clock = new ManualClock(0);
+    const create = async () => {
+      const ssc = new StreamingContext({
+        batchDuration: 1000,
+        clock,
+        appName: "resumed",
+        conf: { "spate.ui.port": await freePort() },
+      });
+      ssc
+        .textFileStream(input)
+        .map((w) => [w, 1] as [string, number])
+        .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+        .uid("totals")
+        .foreachRDD(() => {});
+      return ssc;
+    };
+    const first = await StreamingContext.getOrCreate(path.join(dir, "checkpoint"), create);
+    cleanups.push(() => first.stop());
+    await first.start();
+    expect((await getJson(`${first.uiUrl}${API}/statistics`)).body.resumedFrom).toBeUndefined();
+    writeFileSync(path.join(input, "a.txt"), "x\ny\n");
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await first.awaitIdle();
+    }
+    await first.stop();
+
+    const second = await StreamingContext.getOrCreate(path.join(dir, "checkpoint"), create);
+    cleanups.push(() => second.stop());
+    await second.start();
+    const stats = (await getJson(`${second.uiUrl}${API}/statistics`)).body;
+    expect(stats.resumedFrom).toEqual({
+      checkpoint: second.restoredFrom!.checkpoint,
+      batchId: 3000,
+      batchTime: new Date(3000).toISOString(),
+      writtenAt: expect.any(String),
+    });
+    const writtenAt = Date.parse(stats.resumedFrom.writtenAt);
+    expect(writtenAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(writtenAt).toBeLessThanOrEqual(Date.now());
+    const html = await (await fetch(`${second.uiUrl}/`)).text();
+    expect(html).toMatch(/Resumed from checkpoint at batch 3,000 ms \(written <time datetime="[^"]+">/);
+    expect(html).toContain(second.restoredFrom!.checkpoint);
   });
 });
 

@@ -1,7 +1,7 @@
 // The streaming UI in a real browser (Debian's chromium, driven by playwright-core): a job on the system clock with
-// 200 ms batches fed by a receiver; the page draws its four charts with data points, its batch table grows as
-// batches complete, and its tables show the receiver and the stateful operators. A screenshot is saved to a
-// temporary folder (docs/ui.png is one of them).
+// 200 ms batches fed by a receiver; the page draws its four timelines and histograms, its batch table grows as
+// batches complete, its tables show the receiver and the stateful operators, a batch's page opens from the table,
+// and the state page looks a key up. A screenshot of the main page is saved to a temporary folder.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -126,11 +126,14 @@ describe("the streaming UI in a browser", () => {
       )
       .uid("page-views")
       .checkpoint(1000)
-      .foreachRDD(async (rdd) => {
-        await rdd.count();
-        // Some work that varies, so that processing times are not all alike.
-        await new Promise((r) => setTimeout(r, 5 + Math.random() * 25));
-      });
+      .foreachRDD(
+        async (rdd) => {
+          await rdd.count();
+          // Some work that varies, so that processing times are not all alike.
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 25));
+        },
+        { name: "count views" },
+      );
     pages
       .reduceByKeyAndWindow(
         (a, b) => a + b,
@@ -174,7 +177,32 @@ describe("the streaming UI in a browser", () => {
       for (const n of CHARTS) expect(later[n]!.attr).toBeGreaterThan(first[n]!.attr);
       const firstRow = (await page.locator("#batches tbody tr").first().textContent()) ?? "";
       expect(firstRow).toMatch(/completed|processing|queued/);
-      expect(firstRow).toContain("foreachRDD");
+      expect(firstRow).toContain("count views");
+      // The window's output runs every other batch (a 400 ms slide), by its kind as it has no name.
+      expect((await page.locator("#batches").textContent()) ?? "").toContain("foreachRDD");
+
+      // Each histogram counts the batches its timeline shows, in bars.
+      await page.waitForFunction(
+        (names) =>
+          names.every(
+            (n) =>
+              Number(document.getElementById(`histogram-${n}`)!.dataset.points) >= 5 &&
+              window.spateHistograms[n].data[1].some((c: number | null) => (c ?? 0) > 0),
+          ),
+        CHARTS as unknown as string[],
+      );
+      const histogramTotals = await page.evaluate(
+        (names) =>
+          names.map((n) => [
+            Number(document.getElementById(`histogram-${n}`)!.dataset.points),
+            (window.spateHistograms[n].data[1] as Array<number | null>).reduce<number>(
+              (a, c) => a + (c ?? 0),
+              0,
+            ),
+          ]),
+        CHARTS as unknown as string[],
+      );
+      for (const [points, total] of histogramTotals) expect(total).toBe(points);
 
       // Receivers and stateful operators, with what their events said.
       const inputs = (await page.locator("#inputs").textContent()) ?? "";
@@ -194,8 +222,43 @@ describe("the streaming UI in a browser", () => {
       await page.waitForFunction(() => document.querySelectorAll("#batches tbody tr").length >= 30);
       await page.waitForTimeout(300); // the redraw after the table's
       const shot = path.join(mkdtempSync(path.join(tmpdir(), "spate-ui-shot-")), "ui.png");
-      await page.screenshot({ path: shot });
+      await page.screenshot({ path: shot, fullPage: process.env.SPATE_UI_SHOT_FULL === "1" });
       console.info(`streaming UI screenshot: ${shot}`);
+
+      // A completed batch's page, opened from the batch table: input with what the receiver logged, the outputs
+      // by name, and the data checkpoints written after it.
+      const completedLink = page
+        .locator("#batches tbody tr", { hasText: "completed" })
+        .nth(3)
+        .locator("a")
+        .first();
+      const batchId = ((await completedLink.getAttribute("href")) ?? "").split("/").pop();
+      await completedLink.click();
+      await page.waitForURL(`**/batches/${batchId}`);
+      const summary = (await page.locator("dl.summary").textContent()) ?? "";
+      expect(summary).toContain(new Date(Number(batchId)).toISOString());
+      expect(summary).toMatch(/Processing time\d+ ms/);
+      const batchInputs = (await page.locator("#batch-inputs").textContent()) ?? "";
+      expect(batchInputs).toMatch(/\d+ blocks?, \d+ records, logged in the write-ahead log/);
+      const outputs = (await page.locator("#batch-outputs").textContent()) ?? "";
+      expect(outputs).toContain("count views");
+      expect(outputs).toContain("succeeded");
+      await page.goBack();
+
+      // The state page: pick an operator, type a key, read its state.
+      await page.goto(`${ssc.uiUrl}/state`);
+      await page.selectOption("select[name=operator]", "page-views");
+      await page.fill("input[name=key]", '"/page/7"');
+      await page.click("button[type=submit]");
+      await page.waitForURL(/operator=page-views/);
+      const answer = JSON.parse((await page.locator("#state-result pre").textContent()) ?? "{}");
+      expect(answer).toMatchObject({
+        operator: "page-views",
+        kind: "mapWithState",
+        key: "/page/7",
+        found: true,
+      });
+      expect(answer.state).toBeGreaterThan(0);
       await page.close();
     } finally {
       await ssc.stop();

@@ -214,6 +214,14 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
     await this.close();
   }
 
+  describeInput(time: number): string | undefined {
+    const a = this.batches.get(time);
+    if (!a) return this.batches.has(time) ? `stream ${this.stream}: no messages` : undefined;
+    return a.count === 0
+      ? `stream ${this.stream}: no messages`
+      : `stream ${this.stream}: sequences ${a.from} to ${a.to} (${a.count} messages)`;
+  }
+
   compute(time: number, self: DStream<NatsMessage>): RDD<NatsMessage> {
     let a = this.batches.get(time);
     if (!a && this.batches.has(time)) a = { from: 0, to: 0, count: 0, messages: [] }; // allocated, given nothing
