@@ -170,7 +170,8 @@ export class FileWriteAheadLog implements WriteAheadLog {
             for (const w of group) w.reject(this.syncFailed);
             continue;
           }
-          for (let i = 0; i < group.length; i++) this.unsynced.push({ write: group[i]!, handle: handles[i]! });
+          for (let i = 0; i < group.length; i++)
+            this.unsynced.push({ write: group[i]!, handle: handles[i]! });
           if (!this.syncing) this.synced = this.syncGroups();
         } catch (e) {
           for (const w of group) w.reject(e);
