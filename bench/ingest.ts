@@ -48,6 +48,12 @@ export function ingestLines(size: Size): number {
   return bySize(size, { full: 10_000_000, quick: 2_000_000, smoke: 20_000 });
 }
 
+/** CPU time (user and system, every thread of this process) since `from`, per line. */
+function cpuNsPerLine(from: NodeJS.CpuUsage, lines: number): number {
+  const { user, system } = process.cpuUsage(from);
+  return ((user + system) * 1000) / lines;
+}
+
 /** Starts the sender; resolves with its port. */
 function startSender(lines: number): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(
@@ -202,22 +208,30 @@ export async function ingest(size: Size, log: Log): Promise<ScenarioResult[]> {
   try {
     log(`ingest: ${lines} lines over loopback to each reader`);
     await rawReader(port, lines); // warm-up: the sender and the reader compiled, the connection path warm
+    // CPU time per line (this process, every thread) moves far less than wall time on a shared machine.
+    let cpu = process.cpuUsage();
     const rawMs = await rawReader(port, lines);
+    const rawCpu = cpuNsPerLine(cpu, lines);
     const raw = linesPerSec(lines, rawMs);
-    log(`ingest: raw line reader ${(raw / 1e6).toFixed(2)}M lines/s`);
+    log(`ingest: raw line reader ${(raw / 1e6).toFixed(2)}M lines/s, ${rawCpu.toFixed(0)} ns CPU a line`);
     collectGarbage();
 
+    cpu = process.cpuUsage();
     const plain = await engineRun(port, lines, undefined, log);
+    const plainCpu = cpuNsPerLine(cpu, lines);
     const plainRate = linesPerSec(lines, plain.ms);
     const plainPeak = peakRssMb();
     log(
       `ingest: socketTextStream ${(plainRate / 1e6).toFixed(2)}M lines/s (${(plainRate / raw).toFixed(2)} of raw), ` +
-        `store p99 ${percentile(plain.storeMs, 99).toFixed(2)} ms`,
+        `store p99 ${percentile(plain.storeMs, 99).toFixed(2)} ms, ${plainCpu.toFixed(0)} ns CPU a line ` +
+        `(raw / engine ${(rawCpu / plainCpu).toFixed(2)})`,
     );
     collectGarbage();
 
     const logDir = path.join(dir, "checkpoint");
+    cpu = process.cpuUsage();
     const logged = await engineRun(port, lines, logDir, log);
+    const loggedCpu = cpuNsPerLine(cpu, lines);
     const loggedRate = linesPerSec(lines, logged.ms);
     const loggedPeak = peakRssMb();
     const logBytes = bytesUnder(path.join(logDir, "receivedData"));
@@ -228,7 +242,8 @@ export async function ingest(size: Size, log: Log): Promise<ScenarioResult[]> {
         `of raw), log ${logMBPerSec.toFixed(0)} MB/s of the disk's ${diskMBPerSec.toFixed(0)} MB/s fsynced ` +
         `(${((100 * logMBPerSec) / diskMBPerSec).toFixed(0)} %), store-to-durable p50 ` +
         `${percentile(logged.storeMs, 50).toFixed(2)} ms, p99 ${percentile(logged.storeMs, 99).toFixed(2)} ms ` +
-        `(batch interval ${BATCH_MS} ms)`,
+        `(batch interval ${BATCH_MS} ms), ${loggedCpu.toFixed(0)} ns CPU a line (raw / engine ` +
+        `${(rawCpu / loggedCpu).toFixed(2)})`,
     );
     for (const [what, run] of [
       ["socketTextStream", plain],

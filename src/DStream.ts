@@ -253,8 +253,9 @@ export class DStream<T> {
   /** One record per batch: the number of records in it. */
   count(): DStream<number> {
     return this.derive("count", (rdd) => {
+      // Partitions that know their size (a receiver's blocks, not transformed) are counted without computing them.
       let n = 0;
-      for (let p = 0; p < rdd.numPartitions; p++) rdd.iterate(p, () => n++);
+      for (let p = 0; p < rdd.numPartitions; p++) n += rdd.partitionCount(p);
       return RDD.fromPartitions([[n]], rdd.env);
     });
   }

@@ -286,12 +286,17 @@ function blockRDD<T>(blocks: Block<T>[], self: DStream<T>): RDD<T> {
       blocks.map((b) => b.items as T[]),
       env,
     );
-  return new RDD<T>(
+  // Each block knows how many records it holds: a count of the batch (`count()` right on the stream) reads no line.
+  return RDD.sized<T>(
     blocks.length,
     (p, emit) => {
       const items = blocks[p]!.items;
       if (Array.isArray(items)) for (let i = 0; i < items.length; i++) emit(items[i]!);
       else items.forEach(emit);
+    },
+    (p) => {
+      const items = blocks[p]!.items;
+      return Array.isArray(items) ? items.length : items.count;
     },
     env,
   );

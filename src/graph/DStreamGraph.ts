@@ -100,7 +100,7 @@ export class DStreamGraph {
       let n = 0;
       const known = s.op.numRecords?.(time);
       if (known !== undefined) n = known;
-      else for (let p = 0; p < rdd.numPartitions; p++) rdd.iterate(p, () => n++);
+      else for (let p = 0; p < rdd.numPartitions; p++) n += rdd.partitionCount(p);
       inputRecords.set(s.id, n);
       const description = s.op.describeInput?.(time);
       if (description !== undefined) inputDescriptions.set(s.id, description);

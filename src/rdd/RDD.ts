@@ -34,6 +34,8 @@ export class RDD<T> {
   /** Partitions cached so far: once all are, the lineage (`computeFn` and what it holds) is let go. */
   private cachedCount = 0;
   private persisted = false;
+  /** How many records each partition holds, when known without computing it (see {@link RDD.sized}). */
+  private sizes: ((p: number) => number) | undefined;
 
   constructor(
     readonly numPartitions: number,
@@ -65,6 +67,21 @@ export class RDD<T> {
     rdd.cachedCount = partitions.length;
     rdd.persisted = true;
     rdd.computeFn = materialized;
+    return rdd;
+  }
+
+  /**
+   * @internal An RDD whose partitions' record counts are known without computing them (a receiver's blocks, which
+   * hold their line count): `count` answers from `sizes`; `sizes(p)` must be exactly what `compute(p)` emits.
+   */
+  static sized<T>(
+    numPartitions: number,
+    compute: Compute<T>,
+    sizes: (p: number) => number,
+    env: RDDEnv = NO_ENV,
+  ): RDD<T> {
+    const rdd = new RDD<T>(numPartitions, compute, env);
+    rdd.sizes = sizes;
     return rdd;
   }
 
@@ -617,7 +634,12 @@ export class RDD<T> {
     return n;
   }
 
-  private partitionCount(p: number): number {
+  /**
+   * @internal How many records partition `p` holds: known (see {@link RDD.sized}), else its records in memory, else
+   * counted while computing it (the records are not kept).
+   */
+  partitionCount(p: number): number {
+    if (this.sizes) return this.sizes(p);
     if (this.persisted) return this.partition(p).length;
     let n = 0;
     this.computeFn(p, () => n++);

@@ -116,4 +116,87 @@ describe("receiver write-ahead log formats", () => {
       read.push(Buffer.from(record).toString());
     expect(read).toEqual(["open the segment", ...Array.from({ length: N }, (_, i) => `record ${i}`)]);
   });
+  it("writes the next group while the previous one is being synced, and resolves it only after a sync of its own", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "spate-wal-overlap-"));
+    const wal = new FileWriteAheadLog(dir);
+    await wal.write(Buffer.from("open the segment"), 0);
+    const probe = await fsp.open(path.join(dir, "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as {
+      datasync: () => Promise<void>;
+      writev: (buffers: Uint8Array[]) => Promise<unknown>;
+    };
+    await probe.close();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let syncsStarted = 0;
+    let writevs = 0;
+    const datasync = proto.datasync;
+    const writev = proto.writev;
+    vi.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
+      if (++syncsStarted === 1) await gate;
+      await datasync.call(this);
+    });
+    vi.spyOn(proto, "writev").mockImplementation(async function (this: unknown, buffers: Uint8Array[]) {
+      writevs++;
+      return writev.call(this, buffers);
+    });
+    const first = wal.write(Buffer.from("first"), 1);
+    await vi.waitFor(() => expect(syncsStarted).toBe(1));
+    let secondDone = false;
+    const second = wal.write(Buffer.from("second"), 1).then((h) => {
+      secondDone = true;
+      return h;
+    });
+    // The second group is written while the first sync still runs...
+    await vi.waitFor(() => expect(writevs).toBe(2), { timeout: 10_000 });
+    expect(secondDone).toBe(false);
+    release();
+    await Promise.all([first, second]);
+    // ...and made durable by a sync that started after it was written.
+    expect(syncsStarted).toBe(2);
+    await wal.close();
+    const read: string[] = [];
+    for await (const { record } of new FileWriteAheadLog(dir).readAll())
+      read.push(Buffer.from(record).toString());
+    expect(read).toEqual(["open the segment", "first", "second"]);
+  });
+
+  it("fails every write a failed sync may have lost, then goes on in a segment of its own", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "spate-wal-syncfail-"));
+    const wal = new FileWriteAheadLog(dir);
+    await wal.write(Buffer.from("before"), 0);
+    const probe = await fsp.open(path.join(dir, "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    let fail!: (e: Error) => void;
+    const gate = new Promise<void>((_, reject) => {
+      fail = reject;
+    });
+    let syncsStarted = 0;
+    const datasync = proto.datasync;
+    vi.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
+      if (++syncsStarted === 1) await gate;
+      await datasync.call(this);
+    });
+    const first = wal.write(Buffer.from("first"), 1);
+    await vi.waitFor(() => expect(syncsStarted).toBe(1));
+    const second = wal.write(Buffer.from("second"), 1);
+    // Let the second group be written behind the sync that will fail.
+    await new Promise((r) => setTimeout(r, 50));
+    fail(new Error("EIO: the disk went away"));
+    await expect(first).rejects.toThrow("EIO");
+    await expect(second).rejects.toThrow("EIO");
+    const after = await wal.write(Buffer.from("after"), 2);
+    await wal.close();
+    const segments = (await fsp.readdir(dir)).filter((n) => n.startsWith("log-")).sort();
+    expect(segments).toHaveLength(2);
+    expect(after.segment).toBe(segments[1]);
+    const read: string[] = [];
+    for await (const { record } of new FileWriteAheadLog(dir).readAll())
+      read.push(Buffer.from(record).toString());
+    expect(read[0]).toBe("before");
+    expect(read.at(-1)).toBe("after");
+  });
 });

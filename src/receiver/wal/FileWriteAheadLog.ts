@@ -55,9 +55,10 @@ const MAX_GROUP_BYTES = 8 * 1024 * 1024;
 
 /**
  * A write-ahead log in a directory of segment files (Spark's FileBasedWriteAheadLog). Each record is framed with its
- * length, a CRC-32 and its time, and fsynced before `write` resolves. Writes are committed in groups: records
- * written while a group is being written and fsynced wait, then go in one write and one fsync, in the order of
- * their `write` calls. A record torn by a crash at the end of the last segment is cut off when the log is opened;
+ * length, a CRC-32 and its time, and fsynced before `write` resolves. Writes are committed in groups, in the order
+ * of their `write` calls: records written while a group is being written wait, then go in one write; each
+ * `fdatasync` covers every group written before it started, and groups go on being written while it runs (so one
+ * group is written while the one before is synced). A record torn by a crash at the end of the last segment is cut off when the log is opened;
  * a bad record anywhere else is corruption.
  */
 export class FileWriteAheadLog implements WriteAheadLog {
@@ -65,7 +66,15 @@ export class FileWriteAheadLog implements WriteAheadLog {
   private handle: fs.FileHandle | undefined;
   private seq = 0;
   private queue: PendingWrite[] = [];
-  private committing = false;
+  /** Whether the writer runs: it writes queued groups one after another. */
+  private writing = false;
+  /** Records written but not yet synced, in log order. */
+  private unsynced: Array<{ write: PendingWrite; handle: WalRecordHandle }> = [];
+  /** Whether the syncer runs, and when it stops. */
+  private syncing = false;
+  private synced: Promise<void> = Promise.resolve();
+  /** Why the last sync failed, until the writer reopens the log. */
+  private syncFailed: unknown;
 
   constructor(
     readonly directory: string,
@@ -130,15 +139,20 @@ export class FileWriteAheadLog implements WriteAheadLog {
     for (const p of pieces) length += p.length;
     return new Promise((resolve, reject) => {
       this.queue.push({ pieces, length, time, resolve, reject });
-      if (!this.committing) void this.commit();
+      if (!this.writing) void this.writeGroups();
     });
   }
 
-  /** Writes and fsyncs the waiting records, group after group, until none wait. */
-  private async commit(): Promise<void> {
-    this.committing = true;
+  /**
+   * Writes the waiting records, group after group, until none wait; each written group is handed to the syncer.
+   * Writing goes on while an `fdatasync` runs, so that the next sync finds the next group already written.
+   */
+  private async writeGroups(): Promise<void> {
+    this.writing = true;
     try {
       while (this.queue.length > 0) {
+        // A sync failed: what was written after the last good one is unknown; reopen before writing again.
+        if (this.syncFailed) await this.reset();
         let bytes = 0;
         let n = 0;
         while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES))
@@ -146,24 +160,78 @@ export class FileWriteAheadLog implements WriteAheadLog {
         const group = this.queue.splice(0, n);
         try {
           await this.fence();
-          const handles = await this.append(group);
-          for (let i = 0; i < group.length; i++) group[i]!.resolve(handles[i]!);
         } catch (e) {
           for (const w of group) w.reject(e);
+          continue;
+        }
+        try {
+          const handles = await this.append(group);
+          if (this.syncFailed) {
+            for (const w of group) w.reject(this.syncFailed);
+            continue;
+          }
+          for (let i = 0; i < group.length; i++)
+            this.unsynced.push({ write: group[i]!, handle: handles[i]! });
+          if (!this.syncing) this.synced = this.syncGroups();
+        } catch (e) {
+          for (const w of group) w.reject(e);
+          // What this write left is unknown: once the groups written before it are synced, reopen (cutting off a
+          // torn tail) before writing again.
+          await this.reset();
         }
       }
     } finally {
-      this.committing = false;
+      this.writing = false;
     }
   }
 
-  /** Appends records to the current segment (rolling it first when due) in one write, then fsyncs it. */
+  /**
+   * Syncs the written records until none wait: each `fdatasync` covers every group written before it started, and
+   * resolves their writes.
+   */
+  private async syncGroups(): Promise<void> {
+    this.syncing = true;
+    try {
+      while (this.unsynced.length > 0 && !this.syncFailed) {
+        const batch = this.unsynced;
+        this.unsynced = [];
+        try {
+          await this.handle!.datasync();
+          for (const { write, handle } of batch) write.resolve(handle);
+        } catch (e) {
+          // The pages of every unsynced write may be lost: fail them all, and have the writer reopen the log.
+          this.syncFailed = e;
+          for (const { write } of batch) write.reject(e);
+          for (const { write } of this.unsynced) write.reject(e);
+          this.unsynced = [];
+        }
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /** Waits for the sync in flight, then closes the segment so that the next write reopens the log. */
+  private async reset(): Promise<void> {
+    await this.synced;
+    await this.handle?.close().catch(() => {});
+    this.handle = undefined;
+    this.segments = undefined;
+    this.syncFailed = undefined;
+  }
+
+  /**
+   * Appends records to the current segment (rolling it first when due) in one write; the syncer makes them durable.
+   */
   private async append(group: PendingWrite[]): Promise<WalRecordHandle[]> {
     const segments = await this.open();
     const time = group[0]!.time;
     let current = segments.at(-1);
     if (!current || !this.handle || time - current.start >= this.rollingIntervalMs) {
       const opened = this.handle !== undefined;
+      // Records written to the segment being closed are synced first.
+      await this.synced;
+      if (this.syncFailed) throw this.syncFailed;
       await this.handle?.close();
       this.handle = undefined;
       // The first write after opening starts a segment of its own: the last one found may belong to a job that
@@ -196,16 +264,7 @@ export class FileWriteAheadLog implements WriteAheadLog {
       offset += FRAME + length;
       last = Math.max(last, time);
     }
-    try {
-      await writeAll(this.handle, buffers);
-      await this.handle.datasync();
-    } catch (e) {
-      // What this write left is unknown: reopen (cutting off a torn tail) before writing again.
-      await this.handle.close().catch(() => {});
-      this.handle = undefined;
-      this.segments = undefined;
-      throw e;
-    }
+    await writeAll(this.handle, buffers);
     current.size = offset;
     current.last = last;
     return handles;
@@ -256,6 +315,7 @@ export class FileWriteAheadLog implements WriteAheadLog {
   }
 
   async close(): Promise<void> {
+    await this.synced;
     await this.handle?.close();
     this.handle = undefined;
   }
