@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { ForEachOp } from "./dstream/ForEachOp.js";
 import { MapWithStateOp } from "./dstream/MapWithStateOp.js";
 import { MappedOp } from "./dstream/MappedOp.js";
-import type { Operator } from "./dstream/Operator.js";
+import type { Operator, StateCodec } from "./dstream/Operator.js";
 import { ReducedWindowedOp } from "./dstream/ReducedWindowedOp.js";
 import { StateOp, type UpdateFunction } from "./dstream/StateOp.js";
 import { StateSnapshotsOp } from "./dstream/StateSnapshotsOp.js";
@@ -15,7 +15,7 @@ import { formatRecord } from "./rdd/keys.js";
 import { DEFAULT_MAX_PARALLELISM, HashPartitioner, type Partitioner } from "./rdd/Partitioner.js";
 import { RDD, requirePartitions } from "./rdd/RDD.js";
 import { runAs } from "./rdd/scope.js";
-import type { StateSpec } from "./State.js";
+import { requireCodec, type StateSpec } from "./State.js";
 import type { StreamingContext } from "./StreamingContext.js";
 import { requireMultiple, requirePositiveDuration } from "./time.js";
 
@@ -34,6 +34,8 @@ export interface KeyedWindowReduceOptions<K, V> extends WindowReduceOptions<V> {
 export interface UpdateStateOptions<K, S> {
   numPartitions?: number;
   initialState?: Array<[K, S]>;
+  /** How the state is written to checkpoints: `encode(state)` is stored, `decode` restores it. */
+  codec?: StateCodec<S>;
 }
 
 /**
@@ -490,7 +492,11 @@ export class DStream<T> {
     if (typeof fn !== "function")
       throw new InvalidArgumentError("updateStateByKey() needs an update function.");
     const partitioner = this.statePartitioner(options.numPartitions);
-    return new DStream(this.ssc, new StateOp(this, fn, partitioner, options.initialState));
+    const codec =
+      options.codec === undefined
+        ? undefined
+        : requireCodec("updateStateByKey's codec option", options.codec);
+    return new DStream(this.ssc, new StateOp(this, fn, partitioner, options.initialState, codec));
   }
 
   /** Keeps a state per key and maps each record with it, in O(records of the batch) (Spark's mapWithState). */

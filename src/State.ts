@@ -1,5 +1,6 @@
 import { InvalidArgumentError, StateError } from "./errors.js";
 import { requirePositiveDuration } from "./time.js";
+import type { StateCodec } from "./dstream/Operator.js";
 import { requirePartitions } from "./rdd/RDD.js";
 
 /** The state of one key inside a `mapWithState` function (Spark's State). */
@@ -95,6 +96,12 @@ export class StateHandle<S> implements State<S> {
   isTimingOut(): boolean {
     return this.timingOut;
   }
+
+  /** Whether the key has state that is an object (which the function may have changed in place). */
+  holdsObject(): boolean {
+    const v = this.value;
+    return this.defined && ((typeof v === "object" && v !== null) || typeof v === "function");
+  }
 }
 
 /** The function of `mapWithState`: called once per record, and once per key timing out (value undefined). */
@@ -110,6 +117,7 @@ export class StateSpec<K, V, S, M> {
   private timeoutMs: number | undefined;
   private partitions: number | undefined;
   private initial: Array<[K, S]> | undefined;
+  private stateCodec: StateCodec<S> | undefined;
 
   private constructor(readonly mappingFunction: MappingFunction<K, V, S, M>) {}
 
@@ -138,6 +146,19 @@ export class StateSpec<K, V, S, M> {
     return this;
   }
 
+  /**
+   * How the state is written to checkpoints: `encode(state)` is stored and `decode` turns it back into the state
+   * on recovery (for state that is not plain data or registered classes: private fields, closures, handles).
+   */
+  codec(codec: StateCodec<S>): this {
+    this.stateCodec = requireCodec("StateSpec.codec()", codec);
+    return this;
+  }
+
+  getCodec(): StateCodec<S> | undefined {
+    return this.stateCodec;
+  }
+
   getTimeout(): number | undefined {
     return this.timeoutMs;
   }
@@ -149,4 +170,17 @@ export class StateSpec<K, V, S, M> {
   getInitialState(): Array<[K, S]> | undefined {
     return this.initial;
   }
+}
+
+/** Checks a `{ encode, decode }` codec given to `what`. */
+export function requireCodec<S>(what: string, codec: StateCodec<S>): StateCodec<S> {
+  if (
+    typeof codec !== "object" ||
+    codec === null ||
+    typeof codec.encode !== "function" ||
+    typeof codec.decode !== "function"
+  ) {
+    throw new InvalidArgumentError(`${what} takes { encode(state), decode(stored) }, two functions.`);
+  }
+  return codec;
 }

@@ -2,8 +2,14 @@ import type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
 import { CheckpointLease } from "./checkpoint/CheckpointLease.js";
 import { Checkpointer } from "./checkpoint/Checkpointer.js";
 import { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
+import { ClassRegistry, type RegisteredClass } from "./checkpoint/classes.js";
 import { countTimes, pendingOf } from "./checkpoint/metadata.js";
-import { matchGraph, type RestoredCheckpoint, readNewestCheckpoint } from "./checkpoint/recovery.js";
+import {
+  decodeState,
+  matchGraph,
+  type RestoredCheckpoint,
+  readNewestCheckpoint,
+} from "./checkpoint/recovery.js";
 import { SpateConf } from "./config.js";
 import { DStream } from "./DStream.js";
 import { FileInputOp, type FileStreamOptions } from "./dstream/FileInputOp.js";
@@ -51,6 +57,8 @@ export class StreamingContext {
   /** @internal */ readonly stateStores: StateStoreProvider = new MemoryStateStoreProvider();
   /** @internal */ readonly rddEnv: RDDEnv;
   /** @internal */ readonly log: Logger;
+  /** @internal The classes whose instances keep their prototype through checkpoints. */
+  readonly classes = new ClassRegistry();
   private readonly bus: ListenerBus;
   private readonly scheduler: JobScheduler;
   private readonly generator: JobGenerator;
@@ -109,6 +117,17 @@ export class StreamingContext {
   checkpoint(dirOrStore: string | CheckpointStore): void {
     this.graph.requireBuilding("checkpoint()");
     this.checkpointStore = toStore(dirOrStore);
+  }
+
+  /**
+   * Registers classes whose instances, anywhere in state, keys or window data, come back from a checkpoint as
+   * instances of that class (its prototype, so its methods, and its own fields; no constructor call), as Spark's
+   * `registerKryoClasses`. A class is stored by its name, which must be unique among registered classes; call it
+   * where the job is built (in the create function given to getOrCreate), before start().
+   */
+  registerClasses(...classes: RegisteredClass[]): void {
+    this.graph.requireBuilding("registerClasses()");
+    this.classes.register(classes);
   }
 
   /** Where checkpoints go, if enabled. */
@@ -431,9 +450,11 @@ export class StreamingContext {
         this.log,
         this.bus,
         this.lease,
+        this.classes,
       );
       this.scheduler.hooks = {
         beforeBatch: (time, pending) => checkpointer.beforeBatch(time, pending),
+        afterCompute: (time) => checkpointer.verifyBatch(time),
         afterBatch: (time, pending, records) =>
           checkpointer.afterBatch(time, this.zeroTime ?? 0, pending, records),
       };
@@ -559,6 +580,7 @@ export class StreamingContext {
   /** Restores state and input logs from the checkpoint, replays completed batches into state, re-runs the rest. */
   private restart(restored: RestoredCheckpoint, checkpointer: Checkpointer): void {
     const md = restored.metadata;
+    const state = decodeState(restored, this.classes);
     // A manual clock resumes at the checkpoint's last batch, unless it was set later (a test of down time).
     if (this.clock instanceof ManualClock && this.clock.getTimeMillis() < md.checkpointTime)
       this.clock.setTime(md.checkpointTime);
@@ -570,7 +592,7 @@ export class StreamingContext {
       md.checkpointTime,
       () => {
         for (const s of this.graph.streams) {
-          const saved = restored.state.get(s.id);
+          const saved = state.get(s.id);
           if (!s.op.checkpointState || this.droppedState.includes(s.id)) continue;
           if (saved) {
             const started = performance.now();

@@ -30,7 +30,9 @@ export type SpateErrorCode =
   | "SPATE_NATS_STREAM_NOT_FOUND"
   | "SPATE_NATS_REPLAY_FAILED"
   | "SPATE_NATS_PAYLOAD_TOO_LARGE"
-  | "SPATE_NATS_PUBLISH_FAILED";
+  | "SPATE_NATS_PUBLISH_FAILED"
+  | "SPATE_STATE_NOT_SERIALIZABLE"
+  | "SPATE_ASYNC_FUNCTION";
 
 export interface SpateErrorOptions {
   cause?: unknown;
@@ -210,6 +212,116 @@ export class GraphMismatchError extends SpateError {
     super("SPATE_GRAPH_MISMATCH", message);
     this.operators = operators;
   }
+}
+
+/**
+ * A stateful operator stored state that a checkpoint could not restore as it is (an instance of a class not
+ * registered with `registerClasses`, a function, a Symbol, a circular object, a Promise, …). Checked before the
+ * batch's outputs run, on the values the batch stored, when checkpointing is on: the batch fails and every state
+ * store stays at the previous batch.
+ */
+export class StateNotSerializableError extends SpateError {
+  readonly operatorId: string;
+  /** The key whose state (or the key itself) cannot be restored. */
+  readonly key: unknown;
+  /** Where inside the value: `state.items[3]`, `key[0]`. */
+  readonly path: string;
+  /** What was found there: `a Symbol`, `an instance of class Session, which is not registered`, … */
+  readonly valueType: string;
+  readonly batchTime: number;
+
+  constructor(
+    operatorId: string,
+    key: unknown,
+    path: string,
+    valueType: string,
+    batchTime: number,
+    cause?: unknown,
+  ) {
+    super(
+      "SPATE_STATE_NOT_SERIALIZABLE",
+      `Batch ${batchTime} failed: operator "${operatorId}" stored state for key ${describeKey(key)} that a ` +
+        `checkpoint cannot restore as it is: ${path} is ${valueType}. The batch was rolled back (state stays at ` +
+        "the previous batch) and its outputs did not run. Keep state to data (primitives, plain objects, arrays, " +
+        "Map, Set, Date, typed arrays), register its classes with ssc.registerClasses(...), or give the operator " +
+        "a codec ({ encode, decode }).",
+      { cause },
+    );
+    this.operatorId = operatorId;
+    this.key = key;
+    this.path = path;
+    this.valueType = valueType;
+    this.batchTime = batchTime;
+  }
+}
+
+function describeKey(key: unknown): string {
+  try {
+    const text = JSON.stringify(key, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));
+    if (text !== undefined) return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    // below
+  }
+  return String(key);
+}
+
+/**
+ * A user function returned a Promise (or another thenable) where spate expects a value: spate's transformation
+ * and state functions run synchronously, so an async one would silently store or pass on the Promise.
+ */
+export class AsyncFunctionError extends SpateError {
+  readonly operatorId: string;
+  /** Which function: `map function`, `updateStateByKey function`, … */
+  readonly functionKind: string;
+  batchTime: number | undefined;
+
+  constructor(operatorId: string, functionKind: string, batchTime?: number) {
+    super("SPATE_ASYNC_FUNCTION", AsyncFunctionError.describe(operatorId, functionKind, batchTime));
+    this.operatorId = operatorId;
+    this.functionKind = functionKind;
+    this.batchTime = batchTime;
+  }
+
+  /** Returns the same error, completed with the batch time that failed. */
+  atBatch(batchTime: number): this {
+    this.batchTime = batchTime;
+    this.message = AsyncFunctionError.describe(this.operatorId, this.functionKind, batchTime);
+    return this;
+  }
+
+  private static describe(operatorId: string, functionKind: string, batchTime?: number): string {
+    const when = batchTime === undefined ? "" : `Batch ${batchTime} failed: `;
+    return (
+      `${when}the ${functionKind} of operator "${operatorId}" returned a Promise (is it async?) where a value ` +
+      "is expected. Transformation and state functions run synchronously; do async work (lookups, writes) in " +
+      "foreachRDD, which may be async, or compute the value without awaiting. The batch was rolled back."
+    );
+  }
+}
+
+/** Completes an error of a user function with the batch time that failed (other errors are returned as they are). */
+export function atBatch(error: unknown, batchTime: number): unknown {
+  return error instanceof UserFunctionError || error instanceof AsyncFunctionError
+    ? error.atBatch(batchTime)
+    : error;
+}
+
+/** Whether a user function's result is a Promise or another thenable (cheap: one typeof for non-objects). */
+export function isThenable(r: unknown): boolean {
+  return typeof r === "object" && r !== null && typeof (r as { then?: unknown }).then === "function";
+}
+
+/**
+ * The error for a function that returned the thenable `r`; a rejection of `r` is caught, so that it is not
+ * reported a second time as an unhandled rejection.
+ */
+export function asyncResult(operatorId: string, functionKind: string, r: unknown): AsyncFunctionError {
+  try {
+    (r as PromiseLike<unknown>).then(undefined, () => {});
+  } catch {
+    // a thenable whose then throws: nothing to silence
+  }
+  return new AsyncFunctionError(operatorId, functionKind);
 }
 
 /** Wraps anything a user function threw, unless it is already attributed to an operator. */

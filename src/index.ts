@@ -1,5 +1,6 @@
 // The public API of spate: re-exports only.
 export type { CheckpointRecord, CheckpointStore } from "./checkpoint/CheckpointStore.js";
+export type { RegisteredClass } from "./checkpoint/classes.js";
 export type { CreateJob, JobArgs } from "./job.js";
 export { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
 export {
@@ -20,9 +21,11 @@ export {
   type WindowReduceOptions,
 } from "./DStream.js";
 export type { FileStreamOptions } from "./dstream/FileInputOp.js";
+export type { StateCodec } from "./dstream/Operator.js";
 export type { Queue } from "./dstream/QueueInputOp.js";
 export type { UpdateFunction } from "./dstream/StateOp.js";
 export {
+  AsyncFunctionError,
   CheckpointCorruptError,
   CheckpointFencedError,
   type CheckpointHolder,
@@ -36,6 +39,7 @@ export {
   SpateError,
   type SpateErrorCode,
   StateError,
+  StateNotSerializableError,
   UserFunctionError,
 } from "./errors.js";
 export type { Logger } from "./log.js";

@@ -1,11 +1,13 @@
 import type { SpateConf } from "../config.js";
 import type { DStream } from "../DStream.js";
+import { StateNotSerializableError } from "../errors.js";
 import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
 import { DEFAULT_MAX_PARALLELISM, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import type { ListenerBus } from "../scheduler/StreamingListener.js";
 import type { CheckpointLease } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
+import { type ClassRegistry, findUnrestorable } from "./classes.js";
 import { encodeCheckpointFile } from "./format.js";
 import {
   type MetadataCheckpoint,
@@ -119,6 +121,7 @@ export class Checkpointer {
     private readonly bus: ListenerBus,
     /** The ownership of the location, when the store supports it: checked before each write, epoch in names. */
     private readonly lease?: CheckpointLease,
+    private readonly classes?: ClassRegistry,
   ) {
     this.retain = conf.getNumber("spate.checkpoint.retain") ?? 10;
     this.fullEvery = conf.getNumber("spate.checkpoint.fullSnapshotEvery") ?? 10;
@@ -161,6 +164,26 @@ export class Checkpointer {
   }
 
   /**
+   * Before a batch's outputs run: every key and state its stateful operators stored must come back from a
+   * checkpoint as it is; if one would not, the batch fails with SPATE_STATE_NOT_SERIALIZABLE (and rolls back).
+   * Only what the batch stored is checked, and primitives at the cost of a typeof.
+   */
+  verifyBatch(time: number): void {
+    const classes = this.classes;
+    for (const s of this.graph.streams) {
+      const written = s.op.checkpointState?.written;
+      if (!written || !s.isTimeValid(time)) continue;
+      written(s, time, (key, state) => {
+        const ks = typeof key;
+        const ss = typeof state;
+        if (ks !== "object" && ss !== "object" && ss !== "function" && ss !== "symbol") return;
+        const bad = findUnrestorable(key, classes, "key") ?? findUnrestorable(state, classes, "state");
+        if (bad) throw new StateNotSerializableError(s.id, key, bad.path, bad.type, time);
+      });
+    }
+  }
+
+  /**
    * After a batch committed: data checkpoints that are due, then the metadata that records the batch complete (see
    * the class comment for when it waits for a later batch). `records` is what the batch read.
    */
@@ -189,7 +212,7 @@ export class Checkpointer {
       // this state, and a recovery replays the batches since from their recorded input to the same state.
       if (mode === "delta" && isEmptyDelta(partitions)) continue;
       const body = { operatorId: s.id, kind: s.op.kind, version: time, mode, partitions };
-      const bytes = encodeCheckpointFile("state", body);
+      const bytes = encodeCheckpointFile("state", body, this.classes);
       const name = stateFileName(s.id, time, mode, this.lease?.epoch);
       await this.lease?.check();
       await this.store.write(name, bytes);

@@ -3,15 +3,16 @@ import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
 import type { StatePartitioning } from "../rdd/Partitioner.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
-import { decodeCheckpointFile } from "./format.js";
+import type { ClassRegistry } from "./classes.js";
+import { decodeCheckpointFile, decodeVerified, type VerifiedCheckpointFile, verifyCheckpointFile } from "./format.js";
 import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
 
 /** A checkpoint read back: its metadata, and the state bodies of each operator per partition (full, then deltas). */
 export interface RestoredCheckpoint {
   name: string;
   metadata: MetadataCheckpoint;
-  /** With how the files are partitioned (`maxParallelism` absent: written before key groups). */
-  state: Map<string, { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }>;
+  /** The state files of each operator, verified (header and checksum), decoded by {@link decodeState}. */
+  stateFiles: Map<string, { version: number; files: VerifiedCheckpointFile[] }>;
   /** Newer checkpoints that did not verify and were passed over. */
   skipped: Array<{ name: string; reason: string }>;
 }
@@ -30,17 +31,17 @@ async function load(
   metadata: MetadataCheckpoint,
   log: Logger,
 ): Promise<RestoredCheckpoint> {
-  const state: RestoredCheckpoint["state"] = new Map();
+  const state: RestoredCheckpoint["stateFiles"] = new Map();
   const total = Object.values(metadata.state).reduce((n, s) => n + s.files.length, 0);
   let read = 0;
   for (const [id, s] of Object.entries(metadata.state)) {
-    const perPartition: unknown[][] = [];
+    const files: VerifiedCheckpointFile[] = [];
     for (const file of s.files) {
       const started = performance.now();
       const bytes = await store.read(file);
       if (!bytes)
         throw new CheckpointCorruptError(`The state file ${file} of checkpoint ${name} is missing.`, file);
-      const body = decodeCheckpointFile(bytes, "state", file) as StateFileBody;
+      files.push(verifyCheckpointFile(bytes, "state", file));
       read++;
       log.info(
         {
@@ -53,20 +54,41 @@ async function load(
         },
         "state checkpoint file read",
       );
+    }
+    state.set(id, { version: s.version, files });
+  }
+  return { name, metadata, stateFiles: state, skipped: [] };
+}
+
+/**
+ * Decodes the state files of a restored checkpoint, per operator and partition (full snapshot, then deltas),
+ * with the job's registered classes (a class the job does not register fails with SPATE_GRAPH_MISMATCH), and
+ * how they are partitioned (`maxParallelism` absent: written before key groups).
+ */
+export function decodeState(
+  restored: RestoredCheckpoint,
+  classes: ClassRegistry,
+): Map<string, { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }> {
+  const out = new Map<string, { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }>();
+  for (const [id, s] of restored.stateFiles) {
+    const perPartition: unknown[][] = [];
+    for (const file of s.files) {
+      const body = decodeVerified(file, classes) as StateFileBody;
       body.partitions.forEach((part, p) => {
         (perPartition[p] ??= []).push(part);
       });
     }
-    state.set(id, {
+    const recorded = restored.metadata.state[id];
+    out.set(id, {
       version: s.version,
       perPartition,
       partitioning: {
-        numPartitions: s.numPartitions ?? perPartition.length,
-        ...(s.maxParallelism !== undefined && { maxParallelism: s.maxParallelism }),
+        numPartitions: recorded?.numPartitions ?? perPartition.length,
+        ...(recorded?.maxParallelism !== undefined && { maxParallelism: recorded.maxParallelism }),
       },
     });
   }
-  return { name, metadata, state, skipped: [] };
+  return out;
 }
 
 /**

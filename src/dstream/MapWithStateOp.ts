@@ -1,5 +1,5 @@
 import type { DStream } from "../DStream.js";
-import { attribute, SpateError } from "../errors.js";
+import { asyncResult, attribute, isThenable, SpateError } from "../errors.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { StateHandle, type StateSpec } from "../State.js";
@@ -26,7 +26,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
   ) {
     this.parents = [parent];
     this.computedAt = new Array(partitioner.numPartitions).fill(Number.NEGATIVE_INFINITY);
-    this.checkpointState = storeCheckpoint(partitioner, this.storeOptions());
+    this.checkpointState = storeCheckpoint(partitioner, this.storeOptions(), spec.getCodec());
   }
 
   get slideDuration(): number {
@@ -78,9 +78,12 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
             throw attribute(scope, e);
           }
           if (state.removed) store.remove(key);
-          else if (state.updated || (timeout !== undefined && state.exists())) {
+          else if (state.updated || (state.exists() && (timeout !== undefined || state.holdsObject()))) {
+            // Without update(), an object state may have been changed in place: it is put, so that it counts
+            // as changed for delta checkpoints (and, with a timeout, a key with data counts as updated).
             store.put(key, state.getOption() as S, time, handle);
           }
+          if (isThenable(mapped)) throw asyncResult(scope, "mapWithState function", mapped);
           if (mapped !== undefined) emit(mapped);
         });
         if (timeout !== undefined) {
@@ -92,6 +95,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
             } catch (e) {
               throw attribute(scope, e);
             }
+            if (isThenable(mapped)) throw asyncResult(scope, "mapWithState function", mapped);
             store.remove(entry.key);
             if (mapped !== undefined) emit(mapped);
           }

@@ -53,6 +53,12 @@ export interface CheckpointableState<T> {
    * owns its key group.
    */
   restore(self: DStream<T>, perPartition: unknown[][], version: number, from?: StatePartitioning): void;
+  /**
+   * Calls `visit` with every key and state the batch at `time` stored, as a checkpoint would write them (after
+   * the operator's codec), before the batch commits, so that they are checked to be restorable; pairs of a
+   * primitive key and a primitive state (other than a Symbol) may be left out.
+   */
+  written?(self: DStream<T>, time: number, visit: (key: unknown, state: unknown) => void): void;
 }
 
 /**
@@ -72,4 +78,12 @@ export interface InputLog {
   allocateEmptyThrough(time: number): void;
   /** Restores what `save` returned, before any batch is replayed. */
   restore(data: unknown, self: DStream<any>): void | Promise<void>;
+}
+
+/** A per-operator codec of state in checkpoints (`StateSpec.codec`, `updateStateByKey`'s `codec`). */
+export interface StateCodec<S> {
+  /** The value to store in a checkpoint for state `s`. */
+  encode(s: S): unknown;
+  /** The state back from what `encode` returned. */
+  decode(x: unknown): S;
 }

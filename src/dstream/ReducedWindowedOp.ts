@@ -1,5 +1,5 @@
 import type { DStream } from "../DStream.js";
-import { attribute, InvalidArgumentError } from "../errors.js";
+import { asyncResult, attribute, InvalidArgumentError, isThenable } from "../errors.js";
 import { KeyMap } from "../rdd/keys.js";
 import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
@@ -97,6 +97,11 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
         }
         self.seed(version, RDD.fromPartitions(parts, self.context.rddEnv, partitioner));
       },
+      written: (self, time, visit) => {
+        const rdd = self.getOrCompute(time);
+        if (!rdd) return;
+        for (let p = 0; p < rdd.numPartitions; p++) rdd.iterate(p, (kv) => visit(kv[0], kv[1]));
+      },
     };
   }
 
@@ -117,8 +122,14 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
     const prev = previous && align(previous);
     const olds = oldRDDs.map(align);
     const news = newRDDs.map(align);
-    const { reduceFn, invFn, filterFn } = this;
+    const { invFn, filterFn } = this;
     const scope = self.id;
+    const reduce = this.reduceFn;
+    const reduceFn = (a: V, b: V): V => {
+      const r = reduce(a, b);
+      if (isThenable(r)) throw asyncResult(scope, "reduce function", r);
+      return r;
+    };
     return new RDD<[K, V]>(
       partitioner.numPartitions,
       (p, emit) => {
@@ -171,10 +182,16 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
             } else {
               value = m.prev as V;
               if (m.hasOld) value = invFn(value, m.old as V);
+              if (isThenable(value)) throw asyncResult(scope, "inverse reduce function", value);
               if (m.hasAdded) value = reduceFn(value, m.added as V);
             }
             const kv: [K, V] = [k, value];
-            if (!filterFn || filterFn(kv)) emit(kv);
+            if (!filterFn) emit(kv);
+            else {
+              const keep = filterFn(kv);
+              if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
+              if (keep) emit(kv);
+            }
           });
         } catch (e) {
           throw attribute(scope, e);

@@ -1,9 +1,9 @@
 import type { DStream } from "../DStream.js";
-import { attribute } from "../errors.js";
+import { asyncResult, attribute, isThenable } from "../errors.js";
 import { KeyMap } from "../rdd/keys.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
-import type { CheckpointableState, Operator } from "./Operator.js";
+import type { CheckpointableState, Operator, StateCodec } from "./Operator.js";
 import { storeCheckpoint } from "./storeCheckpoint.js";
 
 /** The function of `updateStateByKey`: the new state of a key, or undefined to remove it. */
@@ -29,9 +29,10 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
     private readonly updateFn: UpdateFunction<K, V, S>,
     readonly partitioner: HashPartitioner,
     private readonly initialState: Array<[K, S]> | undefined,
+    codec?: StateCodec<S>,
   ) {
     this.parents = [parent];
-    this.checkpointState = storeCheckpoint(partitioner);
+    this.checkpointState = storeCheckpoint(partitioner, {}, codec);
   }
 
   get slideDuration(): number {
@@ -69,7 +70,9 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
           } catch (e) {
             throw attribute(scope, e);
           }
+          // A state returned even unchanged (mutated in place) is put: it counts as changed for checkpoints.
           if (next === undefined) store.remove(k);
+          else if (isThenable(next)) throw asyncResult(scope, "updateStateByKey function", next);
           else {
             store.put(k, next, time);
             emit([k, next]);

@@ -1,5 +1,5 @@
 import type { DStream } from "../DStream.js";
-import { InvalidArgumentError } from "../errors.js";
+import { asyncResult, InvalidArgumentError, isThenable } from "../errors.js";
 import { RDD } from "../rdd/RDD.js";
 import type { Operator } from "./Operator.js";
 
@@ -27,6 +27,7 @@ export class TransformedOp<T> implements Operator<T> {
   compute(time: number, self: DStream<T>): RDD<T> | undefined {
     const rdds = this.parents.map((p) => p.getOrCompute(time) ?? RDD.empty(self.context.rddEnv));
     const out = this.fn(rdds, time);
+    if (isThenable(out)) throw asyncResult(self.id, "transform function", out);
     if (!(out instanceof RDD)) {
       throw new InvalidArgumentError(
         `The function of transform must return an RDD (got ${out === null ? "null" : typeof out}); return e.g. rdd.map(...).`,

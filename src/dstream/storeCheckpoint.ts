@@ -1,24 +1,56 @@
 import type { DStream } from "../DStream.js";
 import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import { MemoryStateStore, type StateSnapshot, type StateStoreOptions } from "../state/StateStore.js";
-import type { CheckpointableState } from "./Operator.js";
+import { attribute } from "../errors.js";
+import type { CheckpointableState, StateCodec } from "./Operator.js";
 
-/** Data checkpoints of an operator whose state lives in one state store per partition. */
+/**
+ * Data checkpoints of an operator whose state lives in one state store per partition; with a codec, states are
+ * written as `codec.encode(state)` and restored through `codec.decode`.
+ */
 export function storeCheckpoint<T>(
   partitioner: HashPartitioner,
   options: StateStoreOptions = {},
+  codec?: StateCodec<any>,
 ): CheckpointableState<T> {
   const numPartitions = partitioner.numPartitions;
   const partitioning: StatePartitioning = { numPartitions, maxParallelism: partitioner.maxParallelism };
+  const coded = (self: DStream<T>, fn: (x: unknown) => unknown, x: unknown): unknown => {
+    try {
+      return fn(x);
+    } catch (e) {
+      throw attribute(self.id, e);
+    }
+  };
   return {
     partitioning,
     snapshot(self: DStream<T>, _time: number, mode: "full" | "delta"): unknown[] {
       const out: unknown[] = [];
-      for (let p = 0; p < numPartitions; p++)
-        out.push(self.context.stateStores.getStore(self.id, p, options).snapshot(mode));
+      for (let p = 0; p < numPartitions; p++) {
+        const snap = self.context.stateStores.getStore(self.id, p, options).snapshot(mode);
+        if (codec) snap.states = snap.states.map((s) => coded(self, codec.encode, s));
+        out.push(snap);
+      }
       return out;
     },
-    restore(self: DStream<T>, perPartition: unknown[][], version: number, from?: StatePartitioning): void {
+    written(self: DStream<T>, _time: number, visit: (key: unknown, state: unknown) => void): void {
+      for (let p = 0; p < numPartitions; p++) {
+        const store = self.context.stateStores.getStore(self.id, p, options);
+        if (codec) store.forEachWritten((s, k) => visit(k, coded(self, codec.encode, s)));
+        else store.forEachWritten((s, k) => visit(k, s));
+      }
+    },
+    restore(self: DStream<T>, saved: unknown[][], version: number, from?: StatePartitioning): void {
+      // With a codec, every snapshot's states are decoded first (columnar() leaves a columnar snapshot as it is).
+      const perPartition = codec
+        ? saved.map((snaps) =>
+            snaps.map((x) => {
+              const snap = columnar(x);
+              snap.states = snap.states.map((s) => coded(self, codec.decode, s));
+              return snap;
+            }),
+          )
+        : saved;
       const stores = self.context.stateStores;
       if (!from || samePartitioning(from, partitioning)) {
         for (let p = 0; p < numPartitions; p++) {

@@ -1,4 +1,4 @@
-import { attribute, InvalidArgumentError } from "../errors.js";
+import { asyncResult, attribute, InvalidArgumentError, isThenable } from "../errors.js";
 import { compareValues, KeyMap } from "./keys.js";
 import { HashPartitioner, type Partitioner } from "./Partitioner.js";
 import { currentOperator } from "./scope.js";
@@ -228,6 +228,7 @@ export class RDD<T> {
         } catch (e) {
           throw attribute(scope, e);
         }
+        if (isThenable(y)) throw asyncResult(scope, "map function", y);
         emit(y);
       }),
     );
@@ -244,6 +245,7 @@ export class RDD<T> {
           throw attribute(scope, e);
         }
         if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
+        else if (isThenable(ys)) throw asyncResult(scope, "flatMap function", ys);
         else for (const y of ys) emit(y);
       }),
     );
@@ -260,7 +262,9 @@ export class RDD<T> {
           } catch (e) {
             throw attribute(scope, e);
           }
-          if (keep) emit(x);
+          if (keep === true) emit(x);
+          else if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
+          else if (keep) emit(x);
         }),
       this.partitioner,
     );
@@ -281,6 +285,7 @@ export class RDD<T> {
           throw attribute(scope, e);
         }
         if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
+        else if (isThenable(ys)) throw asyncResult(scope, "mapPartitions function", ys);
         else for (const y of ys) emit(y);
       },
       preservesPartitioning ? this.partitioner : undefined,
@@ -348,6 +353,7 @@ export class RDD<T> {
           } catch (e) {
             throw attribute(scope, e);
           }
+          for (const [k] of keyed) if (isThenable(k)) throw asyncResult(scope, "sortBy key function", k);
           const sign = ascending ? 1 : -1;
           keyed.sort((a, b) => sign * compareValues(a[0], b[0]));
           sorted = [];
@@ -367,7 +373,12 @@ export class RDD<T> {
   }
 
   keyBy<K>(fn: (x: T) => K): RDD<[K, T]> {
-    return this.map((x) => [fn(x), x] as [K, T]);
+    const scope = this.scopeOfNew();
+    return this.map((x) => {
+      const k = fn(x);
+      if (isThenable(k)) throw asyncResult(scope, "keyBy function", k);
+      return [k, x] as [K, T];
+    });
   }
 
   // ---- pair transformations (on RDD<[K, V]>) -----------------------------------------------------------------
@@ -383,6 +394,7 @@ export class RDD<T> {
           } catch (e) {
             throw attribute(scope, e);
           }
+          if (isThenable(u)) throw asyncResult(scope, "mapValues function", u);
           emit([kv[0], u]);
         }),
       this.partitioner,
@@ -400,6 +412,7 @@ export class RDD<T> {
           } catch (e) {
             throw attribute(scope, e);
           }
+          if (isThenable(us)) throw asyncResult(scope, "flatMapValues function", us);
           for (const u of us) emit([kv[0], u]);
         }),
       this.partitioner,
@@ -449,12 +462,14 @@ export class RDD<T> {
           const k = kv[0];
           const m = maps[n === 1 ? 0 : partitioner.getPartition(k)]!;
           const entry = m.get(k);
+          let c: C;
           try {
-            if (entry === undefined) m.set(k, [k, createCombiner(kv[1])]);
-            else entry[1] = mergeValue(entry[1], kv[1]);
+            if (entry === undefined) m.set(k, [k, (c = createCombiner(kv[1]))]);
+            else c = entry[1] = mergeValue(entry[1], kv[1]);
           } catch (e) {
             throw attribute(scope, e);
           }
+          if (isThenable(c)) throw asyncResult(scope, "reduce function", c);
         });
       }
       return maps.map((m) => Array.from(m.values()));
@@ -687,6 +702,7 @@ export class RDD<T> {
         } catch (e) {
           throw attribute(scope, e);
         }
+        if (isThenable(acc)) throw asyncResult(scope, "reduce function", acc);
       });
     }
     if (!seen)

@@ -1,4 +1,4 @@
-import { UserFunctionError } from "../errors.js";
+import { atBatch } from "../errors.js";
 import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import { type Clock, RecurringTimer } from "../time.js";
 import type { JobScheduler } from "./JobScheduler.js";
@@ -78,7 +78,7 @@ export class JobGenerator {
       }
       this.scheduler.submitRange(first, until, step, (t) => this.graph.generateJobs(t));
     } catch (e) {
-      this.onFailure(e instanceof UserFunctionError ? e.atBatch(firstDown) : e);
+      this.onFailure(atBatch(e, firstDown));
       return { first, until, batches, downTime };
     }
     this.timer.start(until + step);
@@ -105,7 +105,7 @@ export class JobGenerator {
       this.scheduler.submit(this.graph.generateJobs(time));
     } catch (e) {
       this.timer.stop();
-      this.onFailure(e instanceof UserFunctionError ? e.atBatch(time) : e);
+      this.onFailure(atBatch(e, time));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { appendRange, appendTime, type TimeRange } from "../checkpoint/metadata.js";
-import { attribute, UserFunctionError } from "../errors.js";
+import { atBatch, attribute } from "../errors.js";
 import type { DStreamGraph, GeneratedBatch } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
 import { runAs } from "../rdd/scope.js";
@@ -43,6 +43,8 @@ export interface CatchUpStatus {
 export interface BatchHooks {
   /** `pending` gives the batches generated and not completed, the running one first. */
   beforeBatch(time: number, pending: () => TimeRange[]): Promise<void>;
+  /** After stateful streams are computed, before any output runs; throwing fails the batch. */
+  afterCompute?(time: number): void;
   /** Returns what data checkpoints it wrote, if any. */
   afterBatch(
     time: number,
@@ -175,7 +177,7 @@ export class JobScheduler {
     try {
       batch = head.generate(time);
     } catch (e) {
-      const error = e instanceof UserFunctionError ? e.atBatch(time) : e;
+      const error = atBatch(e, time);
       this.failure = error;
       this.log.error({ batchTime: time, error }, "generating a batch failed");
       this.onFailure(error);
@@ -228,6 +230,7 @@ export class JobScheduler {
     try {
       await this.hooks?.beforeBatch(time, () => this.pendingRanges());
       this.graph.materializeStateful(time);
+      this.hooks?.afterCompute?.(time);
       for (let i = 0; i < batch.jobs.length; i++) {
         const job = batch.jobs[i]!;
         const op = info.outputOperations[i]!;
@@ -247,14 +250,14 @@ export class JobScheduler {
       this.stores.commitAll(time);
     } catch (e) {
       this.stores.abortAll();
-      const error = e instanceof UserFunctionError ? e.atBatch(time) : e;
+      const error = atBatch(e, time);
       this.failure = error;
       info.failureReason = error instanceof Error ? error.message : String(error);
       this.finish(info);
       this.log.error(
         {
           batchTime: time,
-          operatorId: error instanceof UserFunctionError ? error.operatorId : undefined,
+          operatorId: (error as { operatorId?: unknown }).operatorId,
           output: info.outputOperations.find((o) => o.failureReason !== undefined)?.name,
           code: (error as { code?: unknown }).code,
           error,

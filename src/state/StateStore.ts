@@ -49,6 +49,8 @@ export interface StateStore<K, S> {
   updatedBefore(time: number): StateEntry<K, S>[];
   /** Whether this batch wrote anything not yet committed. */
   readonly dirty: boolean;
+  /** Calls `fn` for every entry the running batch put and did not remove (each once), before it commits. */
+  forEachWritten(fn: (state: S, key: K) => void): void;
   commit(version: number): void;
   abort(): void;
   /**
@@ -252,6 +254,17 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     this.index.forEach((i, key) => {
       fn(states[i]!, key, times ? times[i]! : 0);
     });
+  }
+
+  forEachWritten(fn: (state: S, key: K) => void): void {
+    const { epochs, epoch, keys, states } = this;
+    // An entry written by this batch carries its epoch (negated if removed); created and updated ones are disjoint.
+    for (const list of [this.createdIdx, this.undoIdx]) {
+      for (let n = 0; n < list.length; n++) {
+        const i = list[n]!;
+        if (epochs[i] === epoch) fn(states[i]!, keys[i] as K);
+      }
+    }
   }
 
   *entries(): IterableIterator<StateEntry<K, S>> {
