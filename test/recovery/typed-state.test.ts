@@ -516,6 +516,9 @@ describe("values that round-trip through a checkpoint", () => {
     undefinedInObject: { a: undefined, b: 1 },
     bigint: 12345678901234567890n,
     smallBigint: 5n,
+    regexp: /a+b/gi,
+    arrayBuffer: new Uint8Array([7, 8]).buffer,
+    buffer: Buffer.from("spate"),
     nan: Number.NaN,
     infinity: Number.NEGATIVE_INFINITY,
   };
