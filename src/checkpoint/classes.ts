@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
+import { allowKeyClass } from "../rdd/keys.js";
 
 /** A class whose instances can be registered (abstract ones too: a subclass may be the registered one). */
 export type RegisteredClass = abstract new (...args: any[]) => unknown;
@@ -62,6 +63,7 @@ export class ClassRegistry {
       }
       this.byName.set(name, cls);
       this.byPrototype.set(cls.prototype as object, name);
+      allowKeyClass(cls.prototype as object, name);
     }
   }
 

@@ -1,8 +1,8 @@
 import { InvalidKeyError } from "../errors.js";
 
 /**
- * Keys compare by value: strings, numbers, bigints and booleans directly; arrays and plain objects structurally,
- * through a canonical encoding. Anything else is an {@link InvalidKeyError}.
+ * Keys compare by value: strings, numbers, bigints and booleans directly; arrays, plain objects and instances of
+ * registered classes structurally, through a canonical encoding. Anything else is an {@link InvalidKeyError}.
  */
 export type Primitive = string | number | bigint | boolean;
 
@@ -14,6 +14,17 @@ export function isPrimitiveKey(k: unknown): k is Primitive {
 function isPlainObject(v: object): boolean {
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Classes registered with `registerClasses` (by any context of the process), by prototype: their instances are
+ * keys that compare by class name and fields, as Scala case classes do in Spark.
+ */
+const keyClasses = new Map<object, string>();
+
+/** Lets instances of the class with prototype `proto`, registered as `name`, be keys. */
+export function allowKeyClass(proto: object, name: string): void {
+  keyClasses.set(proto, name);
 }
 
 function describe(k: unknown): string {
@@ -47,7 +58,10 @@ function encodeInto(k: unknown, out: string[]): void {
           out.push("]");
           return;
         }
-        if (isPlainObject(k)) {
+        const plain = isPlainObject(k);
+        const cls = plain ? undefined : keyClasses.get(Object.getPrototypeOf(k));
+        if (plain || cls !== undefined) {
+          if (cls !== undefined) out.push(JSON.stringify(cls));
           out.push("{");
           const names = Object.keys(k).sort();
           for (let i = 0; i < names.length; i++) {
@@ -61,8 +75,9 @@ function encodeInto(k: unknown, out: string[]): void {
       }
   }
   throw new InvalidKeyError(
-    `A key must be a string, number, bigint, boolean, or an array or plain object of those; got ${describe(k)}. ` +
-      "Map your records to such a key (for example an id string) before a keyed operation.",
+    `A key must be a string, number, bigint, boolean, or an array, plain object or instance of a registered class ` +
+      `(registerClasses) of those; got ${describe(k)}. Map your records to such a key (for example an id string) ` +
+      "before a keyed operation.",
   );
 }
 

@@ -197,6 +197,37 @@ describe("registered classes", () => {
       expectSameFrom(await restarted((i, o) => typedJob(i, o), stopAt), expected, stopAt);
   });
 
+  it("are keys that compare by class and fields, and come back as such", async () => {
+    class WordKey {
+      constructor(readonly word: string) {}
+      label(): string {
+        return `<${this.word}>`;
+      }
+    }
+    const job = (input: string, out: Outputs) => () => {
+      const ssc = context();
+      ssc.registerClasses(WordKey);
+      ssc
+        .textFileStream(input)
+        .flatMap((l) => l.split(" ").filter((w) => w !== ""))
+        .map((w) => [new WordKey(w), 1] as [WordKey, number])
+        .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
+        .uid("by-key")
+        .foreachRDD(async (rdd, t) =>
+          record(
+            out,
+            "by-key",
+            t,
+            (await rdd.collect()).map(([k, n]) => `${k.label()}=${n}`),
+          ),
+        );
+      return ssc;
+    };
+    const expected = await reference(job);
+    expect(expected.get("by-key")?.get(8 * BATCH)).toEqual(["<a>=5", "<b>=3", "<c>=2", "<d>=3", "<e>=2"]);
+    expectSameFrom(await restarted(job, 5), expected, 5);
+  });
+
   it("fail the restart with SPATE_GRAPH_MISMATCH naming a class the job no longer registers", async () => {
     const d = dirs();
     const ssc1 = await StreamingContext.getOrCreate(d.checkpoint, typedJob(d.input, new Map()));
