@@ -306,9 +306,18 @@ export function atBatch(error: unknown, batchTime: number): unknown {
     : error;
 }
 
-/** Whether a user function's result is a Promise or another thenable (cheap: one typeof for non-objects). */
+/**
+ * Whether a user function's result is a Promise or another thenable. Cheap on the hot path: one typeof for
+ * primitives, and arrays (the pairs of keyed streams) are told apart without a lookup of `then` along their
+ * prototype chain.
+ */
 export function isThenable(r: unknown): boolean {
-  return typeof r === "object" && r !== null && typeof (r as { then?: unknown }).then === "function";
+  return (
+    typeof r === "object" &&
+    r !== null &&
+    !Array.isArray(r) &&
+    typeof (r as { then?: unknown }).then === "function"
+  );
 }
 
 /**

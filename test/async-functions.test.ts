@@ -51,6 +51,11 @@ const cases: Array<{ name: string; kind: RegExp; build: (pairs: Pairs) => DStrea
       ),
   },
   {
+    name: "reduceByKey, every key with several values",
+    kind: /reduce function/,
+    build: (s) => s.map(([, v]) => ["k", v] as KV).reduceByKey(sync(async (a: number, b: number) => a + b)),
+  },
+  {
     name: "updateStateByKey",
     kind: /updateStateByKey function/,
     build: (s) =>

@@ -83,8 +83,13 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
             // as changed for delta checkpoints (and, with a timeout, a key with data counts as updated).
             store.put(key, state.getOption() as S, time, handle);
           }
-          if (isThenable(mapped)) throw asyncResult(scope, "mapWithState function", mapped);
-          if (mapped !== undefined) emit(mapped);
+          if (mapped !== undefined) {
+            // The typeof keeps the call off the path of primitive results.
+            if (typeof mapped === "object" && isThenable(mapped)) {
+              throw asyncResult(scope, "mapWithState function", mapped);
+            }
+            emit(mapped);
+          }
         });
         if (timeout !== undefined) {
           for (const entry of store.updatedBefore(time - timeout)) {
@@ -95,7 +100,9 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
             } catch (e) {
               throw attribute(scope, e);
             }
-            if (isThenable(mapped)) throw asyncResult(scope, "mapWithState function", mapped);
+            if (typeof mapped === "object" && isThenable(mapped)) {
+              throw asyncResult(scope, "mapWithState function", mapped);
+            }
             store.remove(entry.key);
             if (mapped !== undefined) emit(mapped);
           }

@@ -72,7 +72,8 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
           }
           // A state returned even unchanged (mutated in place) is put: it counts as changed for checkpoints.
           if (next === undefined) store.remove(k);
-          else if (isThenable(next)) throw asyncResult(scope, "updateStateByKey function", next);
+          else if (typeof next === "object" && isThenable(next))
+            throw asyncResult(scope, "updateStateByKey function", next);
           else {
             store.put(k, next, time);
             emit([k, next]);

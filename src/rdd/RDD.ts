@@ -228,7 +228,7 @@ export class RDD<T> {
         } catch (e) {
           throw attribute(scope, e);
         }
-        if (isThenable(y)) throw asyncResult(scope, "map function", y);
+        if (typeof y === "object" && isThenable(y)) throw asyncResult(scope, "map function", y);
         emit(y);
       }),
     );
@@ -394,7 +394,7 @@ export class RDD<T> {
           } catch (e) {
             throw attribute(scope, e);
           }
-          if (isThenable(u)) throw asyncResult(scope, "mapValues function", u);
+          if (typeof u === "object" && isThenable(u)) throw asyncResult(scope, "mapValues function", u);
           emit([kv[0], u]);
         }),
       this.partitioner,
@@ -462,14 +462,22 @@ export class RDD<T> {
           const k = kv[0];
           const m = maps[n === 1 ? 0 : partitioner.getPartition(k)]!;
           const entry = m.get(k);
-          let c: C;
           try {
-            if (entry === undefined) m.set(k, [k, (c = createCombiner(kv[1]))]);
-            else c = entry[1] = mergeValue(entry[1], kv[1]);
+            if (entry === undefined) {
+              const c = createCombiner(kv[1]);
+              if (isThenable(c)) throw asyncResult(scope, "reduce function", c);
+              m.set(k, [k, c]);
+            } else entry[1] = mergeValue(entry[1], kv[1]);
           } catch (e) {
             throw attribute(scope, e);
           }
-          if (isThenable(c)) throw asyncResult(scope, "reduce function", c);
+        });
+      }
+      // An async merge function returns a Promise from every call, so each key's final combiner shows it: checked
+      // once per key rather than once per record.
+      for (const m of maps) {
+        m.forEach((entry) => {
+          if (isThenable(entry[1])) throw asyncResult(scope, "reduce function", entry[1]);
         });
       }
       return maps.map((m) => Array.from(m.values()));
@@ -702,7 +710,7 @@ export class RDD<T> {
         } catch (e) {
           throw attribute(scope, e);
         }
-        if (isThenable(acc)) throw asyncResult(scope, "reduce function", acc);
+        if (typeof acc === "object" && isThenable(acc)) throw asyncResult(scope, "reduce function", acc);
       });
     }
     if (!seen)
