@@ -84,8 +84,8 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
             store.put(key, state.getOption() as S, time, handle);
           }
           if (mapped !== undefined) {
-            // The typeof keeps the call off the path of primitive results.
-            if (typeof mapped === "object" && isThenable(mapped)) {
+            // Inline checks keep the call off the path of primitive and array (pair) results.
+            if (typeof mapped === "object" && !Array.isArray(mapped) && isThenable(mapped)) {
               throw asyncResult(scope, "mapWithState function", mapped);
             }
             emit(mapped);

@@ -37,7 +37,7 @@ export function storeCheckpoint<T>(
       for (let p = 0; p < numPartitions; p++) {
         const store = self.context.stateStores.getStore(self.id, p, options);
         if (codec) store.forEachWritten((s, k) => visit(k, coded(self, codec.encode, s)));
-        else store.forEachWritten((s, k) => visit(k, s));
+        else store.forEachWritten((s, k) => visit(k, s), true);
       }
     },
     restore(self: DStream<T>, saved: unknown[][], version: number, from?: StatePartitioning): void {

@@ -228,7 +228,8 @@ export class RDD<T> {
         } catch (e) {
           throw attribute(scope, e);
         }
-        if (typeof y === "object" && isThenable(y)) throw asyncResult(scope, "map function", y);
+        if (typeof y === "object" && !Array.isArray(y) && isThenable(y))
+          throw asyncResult(scope, "map function", y);
         emit(y);
       }),
     );

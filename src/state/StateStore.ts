@@ -49,8 +49,11 @@ export interface StateStore<K, S> {
   updatedBefore(time: number): StateEntry<K, S>[];
   /** Whether this batch wrote anything not yet committed. */
   readonly dirty: boolean;
-  /** Calls `fn` for every entry the running batch put and did not remove (each once), before it commits. */
-  forEachWritten(fn: (state: S, key: K) => void): void;
+  /**
+   * Calls `fn` for every entry the running batch put and did not remove (each once), before it commits; with
+   * `objectsOnly`, only for those whose key or state is an object, a function or a Symbol.
+   */
+  forEachWritten(fn: (state: S, key: K) => void, objectsOnly?: boolean): void;
   commit(version: number): void;
   abort(): void;
   /**
@@ -256,13 +259,21 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     });
   }
 
-  forEachWritten(fn: (state: S, key: K) => void): void {
+  forEachWritten(fn: (state: S, key: K) => void, objectsOnly = false): void {
     const { epochs, epoch, keys, states } = this;
     // An entry written by this batch carries its epoch (negated if removed); created and updated ones are disjoint.
     for (const list of [this.createdIdx, this.undoIdx]) {
       for (let n = 0; n < list.length; n++) {
         const i = list[n]!;
-        if (epochs[i] === epoch) fn(states[i]!, keys[i] as K);
+        if (epochs[i] !== epoch) continue;
+        const state = states[i]!;
+        const key = keys[i] as K;
+        if (objectsOnly) {
+          // Inline, so that primitive entries cost no call.
+          const t = typeof state;
+          if (t !== "object" && t !== "function" && t !== "symbol" && typeof key !== "object") continue;
+        }
+        fn(state, key);
       }
     }
   }
