@@ -80,7 +80,7 @@ describe("typed state across crashes", () => {
     };
     const allLines: string[] = [];
     let files = 0;
-    const writer = setInterval(() => {
+    const writeFile = () => {
       const name = `part-${String(files++).padStart(5, "0")}.txt`;
       const lines = Array.from({ length: 1 + Math.floor(random() * 3) }, (_, i) => {
         const words = Array.from(
@@ -92,7 +92,10 @@ describe("typed state across crashes", () => {
       allLines.push(...lines);
       writeFileSync(path.join(dirs.input, `.${name}.tmp`), `${lines.join("\n")}\n`);
       renameSync(path.join(dirs.input, `.${name}.tmp`), path.join(dirs.input, name));
-    }, 60);
+    };
+    // textFileStream skips the files already there at the first start (newFilesOnly): files are written from the
+    // first checkpoint on, so that every later start restores and reads every file not read yet.
+    let writer: NodeJS.Timeout | undefined;
     const failures: string[] = [];
     try {
       for (let k = 0; k < KILLS; k++) {
@@ -101,6 +104,13 @@ describe("typed state across crashes", () => {
           await sleep(150 + random() * 400); // often during startup and recovery
         else {
           await started.catch((e) => failures.push(String(e)));
+          if (!writer) {
+            const checkpointed = () =>
+              existsSync(dirs.checkpoint) &&
+              readdirSync(dirs.checkpoint).some((n) => n.startsWith("metadata-"));
+            for (let waited = 0; waited < 30_000 && !checkpointed(); waited += 10) await sleep(10);
+            writer = setInterval(writeFile, 60);
+          }
           await sleep(200 + random() * 900);
         }
         if (child.exitCode !== null) failures.push(`run ${k} exited by itself: ${log.join("")}`);
@@ -110,6 +120,7 @@ describe("typed state across crashes", () => {
     } finally {
       clearInterval(writer);
     }
+    expect(allLines.length).toBeGreaterThan(20);
     expect(failures).toEqual([]);
 
     const final = spawnJob(dirs, "final");
