@@ -4,7 +4,12 @@ import type { Logger } from "../log.js";
 import type { StatePartitioning } from "../rdd/Partitioner.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import type { ClassRegistry } from "./classes.js";
-import { decodeCheckpointFile, decodeVerified, type VerifiedCheckpointFile, verifyCheckpointFile } from "./format.js";
+import {
+  decodeCheckpointFile,
+  decodeVerified,
+  type VerifiedCheckpointFile,
+  verifyCheckpointFile,
+} from "./format.js";
 import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
 
 /** A checkpoint read back: its metadata, and the state bodies of each operator per partition (full, then deltas). */
@@ -69,7 +74,10 @@ export function decodeState(
   restored: RestoredCheckpoint,
   classes: ClassRegistry,
 ): Map<string, { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }> {
-  const out = new Map<string, { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }>();
+  const out = new Map<
+    string,
+    { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }
+  >();
   for (const [id, s] of restored.stateFiles) {
     const perPartition: unknown[][] = [];
     for (const file of s.files) {
