@@ -109,6 +109,8 @@ export class Checkpointer {
   private lastWrite = Number.NEGATIVE_INFINITY;
   /** When (performance.now) each operator's last data checkpoint was written. */
   private readonly lastData = new Map<string, number>();
+  /** Operators whose due data checkpoint was skipped while catching up. */
+  private readonly skippedData = new Set<string>();
   private readonly maxParallelism: number;
 
   constructor(
@@ -198,11 +200,20 @@ export class Checkpointer {
     for (const s of this.graph.streams) {
       const cp = s.op.checkpointState;
       if (!cp || !s.isTimeValid(time)) continue;
-      if ((time - zeroTime) % checkpointIntervalOf(s, this.conf) !== 0) continue;
+      // A data checkpoint skipped while catching up is written with the first batch after the catch-up, due or
+      // not, so that the state on disk does not stay behind (a graceful stop right after a catch-up included).
+      const owed = !backlog && this.skippedData.has(s.id);
+      if (!owed && (time - zeroTime) % checkpointIntervalOf(s, this.conf) !== 0) continue;
       // Catching up, data checkpoints are at most one a second per operator: skipping one is exact (a recovery
       // replays from the previous one), and the changes since stay in the next delta.
-      if (backlog && performance.now() - (this.lastData.get(s.id) ?? Number.NEGATIVE_INFINITY) < COALESCE_MS)
+      if (
+        backlog &&
+        performance.now() - (this.lastData.get(s.id) ?? Number.NEGATIVE_INFINITY) < COALESCE_MS
+      ) {
+        this.skippedData.add(s.id);
         continue;
+      }
+      this.skippedData.delete(s.id);
       const chain = this.chains.get(s.id);
       const full = cp.fullOnly === true || !chain || chain.deltas + 1 >= this.fullEvery;
       const mode = full ? "full" : "delta";
