@@ -81,8 +81,10 @@ export default function createContext(): StreamingContext {
       if (sessions.length === 0) return;
       const clicksPer = sessions.reduce((n, s) => n + s.clicks, 0) / sessions.length;
       const longest = sessions.reduce((a, b) => (b.clicks > a.clicks ? b : a));
-      console.log(
-        `${new Date(time).toISOString()}  ${sessions.length} sessions ended, ${clicksPer.toFixed(1)} clicks on average; ` +
+      // Through the context's logger, so that the demo's lines and spate's share one format.
+      ssc.logger.info(
+        { batchTime: time, sessions: sessions.length, longest: longest.user },
+        `${sessions.length} sessions ended, ${clicksPer.toFixed(1)} clicks on average; ` +
           `longest: ${longest.user}, ${longest.clicks} clicks in ${longest.seconds.toFixed(0)} s (${longest.path} …)`,
       );
     },
@@ -103,8 +105,9 @@ export default function createContext(): StreamingContext {
   pageCounts.foreachRDD(
     async (rdd, time) => {
       const top = await rdd.sortBy(([, n]) => n, false).take(5);
-      console.log(
-        `${new Date(time).toISOString()}  top pages, last 30 s: ${top.map(([p, n]) => `${p} ${n}`).join(" · ")}`,
+      ssc.logger.info(
+        { batchTime: time, top: Object.fromEntries(top) },
+        `top pages, last 30 s: ${top.map(([p, n]) => `${p} ${n}`).join(" · ")}`,
       );
     },
     { name: "top pages" },

@@ -30,6 +30,7 @@ import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/State
 import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
 import type { StreamingUI } from "./ui/StreamingUI.js";
 
+/** Options of `new StreamingContext(...)` (Spark: the SparkConf and batch duration given to its constructor). */
 export interface StreamingContextOptions {
   /** The interval at which input is cut into batches, in ms. */
   batchDuration: number;
@@ -42,11 +43,30 @@ export interface StreamingContextOptions {
   logger?: Logger;
 }
 
+/** A context's lifecycle: `initialized` until `start()`, `active` while running, `stopped` after `stop()` or a failure (Spark's StreamingContextState). */
 export type StreamingContextState = "initialized" | "active" | "stopped";
 
 /**
  * The entry point of a streaming job (Spark's StreamingContext): create input streams, build DStreams on them,
  * register outputs, then `start()`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock, Seconds, StreamingContext } from "spate";
+ *
+ * const clock = new ManualClock(0);
+ * const ssc = new StreamingContext({ batchDuration: Seconds(1), clock });
+ * const counts: Array<[number, number]> = [];
+ * ssc.queueStream([["a", "b"], ["c"]]).count().foreachRDD(async (rdd, time) => {
+ *   counts.push([time, (await rdd.collect())[0]!]);
+ * });
+ * await ssc.start();
+ * clock.advance(2000); // two batches: at 1000 and 2000
+ * await ssc.awaitIdle();
+ * await ssc.stop();
+ * assert.deepEqual(counts, [[1000, 2], [2000, 1]]);
+ * ```
  */
 export class StreamingContext {
   readonly batchDuration: number;
@@ -59,6 +79,14 @@ export class StreamingContext {
   /** @internal */ readonly log: Logger;
   /** @internal The classes whose instances keep their prototype through checkpoints. */
   readonly classes = new ClassRegistry();
+
+  /**
+   * The context's logger (the one given in its options, or the default): a job's own lines written through it
+   * come out in the same format as spate's (JSON lines on stderr, readable lines on a terminal).
+   */
+  get logger(): Logger {
+    return this.log;
+  }
   private readonly bus: ListenerBus;
   private readonly scheduler: JobScheduler;
   private readonly generator: JobGenerator;
@@ -106,6 +134,7 @@ export class StreamingContext {
       this.log,
       fail,
       this.batchDuration,
+      () => this.clock.getTimeMillis(),
     );
     this.generator = new JobGenerator(this.clock, this.batchDuration, this.graph, this.scheduler, fail);
   }
@@ -147,6 +176,49 @@ export class StreamingContext {
    * Recovers a job from its checkpoint, or creates it (Spark's getOrCreate). `create` builds the graph in both
    * cases, since functions cannot be serialized; with a checkpoint the context then resumes where the failed run
    * stopped: state restored, batches not completed run again with the same input.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * import { ManualClock, StreamingContext } from "spate";
+   *
+   * const dir = mkdtempSync(join(tmpdir(), "spate-example-"));
+   * const incoming = join(dir, "incoming");
+   * mkdirSync(incoming);
+   * let totals: Array<[string, number]> = [];
+   * // Called on a fresh start and on recovery alike: it rebuilds the graph.
+   * function create(): StreamingContext {
+   *   const ssc = new StreamingContext({ batchDuration: 1000, clock: new ManualClock(0) });
+   *   ssc.textFileStream(incoming)
+   *     .map((word) => [word, 1] as [string, number])
+   *     .updateStateByKey((ones: number[], total: number | undefined) => (total ?? 0) + ones.length)
+   *     .uid("totals")
+   *     .foreachRDD(async (rdd) => {
+   *       totals = await rdd.collect();
+   *     });
+   *   return ssc;
+   * }
+   *
+   * const first = await StreamingContext.getOrCreate(join(dir, "checkpoint"), create);
+   * await first.start();
+   * writeFileSync(join(incoming, "1.txt"), "a\nb\na\n");
+   * (first.clock as ManualClock).advance(1000);
+   * await first.awaitIdle();
+   * await first.stop();
+   *
+   * // Run again: the totals come back from the checkpoint.
+   * const second = await StreamingContext.getOrCreate(join(dir, "checkpoint"), create);
+   * assert.notEqual(second.restoredFrom, undefined);
+   * await second.start();
+   * writeFileSync(join(incoming, "2.txt"), "a\n");
+   * (second.clock as ManualClock).advance(1000);
+   * await second.awaitIdle();
+   * await second.stop();
+   * assert.deepEqual(totals.sort(), [["a", 3], ["b", 1]]);
+   * ```
    */
   static async getOrCreate(
     checkpoint: string | CheckpointStore,
@@ -332,10 +404,12 @@ export class StreamingContext {
 
   // ---- listeners ---------------------------------------------------------------------------------------------
 
+  /** Adds a listener of the context's events (batches, output operations, receivers, checkpoints). */
   addStreamingListener(listener: StreamingListener): void {
     this.bus.add(listener);
   }
 
+  /** Removes a listener added by `addStreamingListener`. */
   removeStreamingListener(listener: StreamingListener): void {
     this.bus.remove(listener);
   }
@@ -357,6 +431,7 @@ export class StreamingContext {
 
   // ---- lifecycle ---------------------------------------------------------------------------------------------
 
+  /** Where the context is in its lifecycle (Spark's getState). */
   state(): StreamingContextState {
     return this.current;
   }
@@ -531,6 +606,7 @@ export class StreamingContext {
           );
       }
       await this.scheduler.whenIdle().catch(() => {});
+      this.scheduler.summarize();
       await this.stopInputs();
       await this.releaseLease();
       await this.closeUI();

@@ -1,5 +1,5 @@
-// One structured log line per batch: batch time, records, processing time, scheduling delay, state keys, and the
-// data checkpoint written (or false).
+// One structured log line per batch at debug level: batch time, records, processing time, scheduling delay, state
+// keys, and the data checkpoint written (or false); and at info level a summary every 10 s of the context's clock.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -44,7 +44,7 @@ describe("the per-batch log line", () => {
     }
     await ssc.stop();
     const batches = lines.filter((l) => l.message === "batch completed");
-    expect(batches.map((b) => b.level)).toEqual(["info", "info", "info"]);
+    expect(batches.map((b) => b.level)).toEqual(["debug", "debug", "debug"]);
     expect(batches.map((b) => b.fields.batchTime)).toEqual([1000, 2000, 3000]);
     expect(batches.map((b) => b.fields.records)).toEqual([2, 3, 0]);
     expect(batches.map((b) => b.fields.stateKeys)).toEqual([2, 4, 4]);
@@ -56,5 +56,79 @@ describe("the per-batch log line", () => {
     expect(batches[0]!.fields.checkpoint).toBe(false);
     expect(batches[1]!.fields.checkpoint).toMatchObject({ bytes: expect.any(Number) });
     expect(batches[2]!.fields.checkpoint).toBe(false);
+  });
+});
+
+describe("the batches summary", () => {
+  it("is written at info every 10 s of the context's clock, and when the context stops", async () => {
+    const { logger, lines } = recordingLogger();
+    const clock = new ManualClock(0);
+    const ssc = new StreamingContext({ batchDuration: 1000, clock, logger });
+    const batches = Array.from({ length: 15 }, (_, i) => Array.from({ length: i + 1 }, (_, j) => `k${j}`));
+    ssc
+      .queueStream(batches)
+      .map((k) => [k, 1] as [string, number])
+      .updateStateByKey((values: number[], state: number | undefined) => (state ?? 0) + values.length)
+      .foreachRDD(() => {});
+    await ssc.start();
+    for (let i = 0; i < 15; i++) {
+      clock.advance(1000);
+      await ssc.awaitIdle();
+    }
+    const before = lines.filter((l) => l.message === "batches summary");
+    await ssc.stop();
+    const summaries = lines.filter((l) => l.message === "batches summary");
+    // Nothing at info per batch: only the summaries.
+    expect(lines.filter((l) => l.level === "info" && l.message === "batch completed")).toEqual([]);
+    expect(summaries.map((s) => s.level)).toEqual(["info", "info"]);
+    // The first period starts when the first batch ends (1000) and closes with the batch that ends 10 s later.
+    expect(before).toHaveLength(1);
+    expect(summaries[0]!.fields).toMatchObject({
+      periodMs: 10_000,
+      batches: 11,
+      failedBatches: 0,
+      records: 66, // 1 + 2 + ... + 11
+      stateKeys: 11,
+      lastBatchTime: 11_000,
+    });
+    // The rest when the context stops.
+    expect(summaries[1]!.fields).toMatchObject({
+      batches: 4,
+      failedBatches: 0,
+      records: 12 + 13 + 14 + 15,
+      stateKeys: 15,
+      lastBatchTime: 15_000,
+    });
+    for (const s of summaries) {
+      expect(s.fields.avgProcessingMs).toBeGreaterThanOrEqual(0);
+      expect(s.fields.avgSchedulingDelayMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it("counts a failed batch and is written when the batch fails", async () => {
+    const { logger, lines } = recordingLogger();
+    const clock = new ManualClock(0);
+    const ssc = new StreamingContext({ batchDuration: 1000, clock, logger });
+    ssc
+      .queueStream([["a"], ["b"], ["boom"]])
+      .map((w) => {
+        if (w === "boom") throw new Error("bad record");
+        return w;
+      })
+      .foreachRDD(async (rdd) => {
+        await rdd.collect();
+      });
+    await ssc.start();
+    clock.advance(3000);
+    await ssc.awaitIdle().catch(() => {});
+    await ssc.stop();
+    const summaries = lines.filter((l) => l.message === "batches summary");
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]!.fields).toMatchObject({
+      batches: 2,
+      failedBatches: 1,
+      records: 2,
+      lastBatchTime: 3000,
+    });
   });
 });

@@ -31,7 +31,8 @@ function runDemo(base: string, port: number): Child {
       "--ui-port",
       String(port),
     ],
-    { CLICKSTREAM_DIR: path.join(base, "clicks") },
+    // The demo writes its lines through its logger, at info level (npm start runs at the default level).
+    { CLICKSTREAM_DIR: path.join(base, "clicks"), SPATE_LOG_LEVEL: "info" },
   );
   running.push(job);
   return job;

@@ -207,7 +207,7 @@ describe(`the installed package (${pkg.name})`, () => {
         ],
         app,
       );
-      await until(job, (out) => out.includes("spate: "));
+      await until(job, (out) => /job (started|resumed)/.test(out));
       // Files appear atomically: written beside the folder, then renamed in.
       await until(
         job,
@@ -231,11 +231,11 @@ describe(`the installed package (${pkg.name})`, () => {
 
     const first = await runJob(/\(hello,([3-9]|\d{2,})\)/);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stderr).toContain("spate: started fresh");
+    expect(first.stderr).toContain("job started fresh");
 
     const second = await runJob(/\(hello,\d+\)/);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stderr).toContain("spate: resumed from checkpoint");
+    expect(second.stderr).toContain("job resumed from checkpoint");
 
     const verified = await npxSpate(["checkpoint", "verify", checkpoint]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
@@ -298,7 +298,7 @@ describe(`the installed package (${pkg.name})`, () => {
     // Named .mts, the same job runs.
     writeFileSync(path.join(app, "cjs", "job.mts"), JOB);
     const mts = start(bin(), ["run", "cjs/job.mts", input], app);
-    await until(mts, (out) => out.includes("spate: started without checkpoints"));
+    await until(mts, (out) => out.includes("job started without checkpoints"));
     mts.child.kill("SIGTERM");
     expect((await mts.exited).code).toBe(0);
 

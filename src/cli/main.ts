@@ -8,9 +8,17 @@ import { FileCheckpointStore } from "../checkpoint/FileCheckpointStore.js";
 import { type CheckpointReport, inspectCheckpoint } from "../checkpoint/inspect.js";
 import { SpateError } from "../errors.js";
 import type { CreateJob } from "../job.js";
+import { createLogger } from "../log.js";
 import { StreamingContext } from "../StreamingContext.js";
 
 type Create = CreateJob;
+
+/**
+ * The command's own lines (started, resumed, stopping, failed), in the format of spate's logs: JSON lines on stderr,
+ * readable lines on a terminal, so that stderr holds one format. At info level whatever SPATE_LOG_LEVEL says, since
+ * they are what the command reports.
+ */
+const log = createLogger("spate", "info");
 
 function confPair(value: string, previous: Record<string, string>): Record<string, string> {
   const i = value.indexOf("=");
@@ -249,11 +257,17 @@ export function program(): Command {
           ? await StreamingContext.getOrCreate(opts.checkpoint, build)
           : await build();
         const restored = ssc.restoredFrom;
-        process.stderr.write(
-          restored
-            ? `spate: resumed from checkpoint ${restored.checkpoint} (last completed batch ${restored.batchTime ?? "none"})\n`
-            : `spate: started ${opts.checkpoint ? `fresh, checkpointing into ${path.resolve(opts.checkpoint)}` : "without checkpoints"}\n`,
-        );
+        if (restored)
+          log.info(
+            { checkpoint: restored.checkpoint, lastCompletedBatch: restored.batchTime ?? null },
+            `job resumed from checkpoint ${restored.checkpoint} (last completed batch ${restored.batchTime ?? "none"})`,
+          );
+        else if (opts.checkpoint)
+          log.info(
+            { checkpointDirectory: path.resolve(opts.checkpoint) },
+            `job started fresh, checkpointing into ${path.resolve(opts.checkpoint)}`,
+          );
+        else log.info({}, "job started without checkpoints");
         // With spate.stopGracefullyOnShutdown the context handles SIGINT and SIGTERM itself (a graceful stop);
         // otherwise the command stops it at once, keeping the last checkpoint.
         if (!ssc.conf.getBoolean("spate.stopGracefullyOnShutdown")) {
@@ -261,7 +275,7 @@ export function program(): Command {
           const shutdown = (signal: string) => {
             if (stopping) process.exit(130);
             stopping = true;
-            process.stderr.write(`spate: ${signal}, stopping (again to force)\n`);
+            log.info({ signal }, `${signal}: stopping (send it again to force)`);
             void ssc.stop();
           };
           process.on("SIGINT", () => shutdown("SIGINT"));
@@ -312,8 +326,11 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
-    const code = e instanceof SpateError ? ` [${e.code}]` : "";
-    process.stderr.write(`spate: ${e instanceof Error ? e.message : String(e)}${code}\n`);
+    const code = e instanceof SpateError ? e.code : undefined;
+    log.error(
+      code ? { code } : {},
+      `${e instanceof Error ? e.message : String(e)}${code ? ` [${code}]` : ""}`,
+    );
     process.exit(1);
   }
 }

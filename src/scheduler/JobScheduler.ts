@@ -4,6 +4,7 @@ import type { DStreamGraph, GeneratedBatch } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
 import { runAs } from "../rdd/scope.js";
 import type { StateStoreProvider } from "../state/StateStore.js";
+import { BatchSummary } from "./BatchSummary.js";
 import type { BatchInfo, ListenerBus } from "./StreamingListener.js";
 
 interface PendingBatch {
@@ -74,7 +75,9 @@ export class JobScheduler {
   private current: number | undefined;
   private catchUp: (CatchUpStatus & { last: number; lastReport: number }) | undefined;
   hooks: BatchHooks | undefined;
+  private readonly summary: BatchSummary;
 
+  /** `now` is the context's clock, which paces the summary line (every 10 s). */
   constructor(
     private readonly graph: DStreamGraph,
     private readonly stores: StateStoreProvider,
@@ -82,7 +85,15 @@ export class JobScheduler {
     private readonly log: Logger,
     private readonly onFailure: (error: unknown) => void,
     private readonly batchDuration: number,
-  ) {}
+    now: () => number = wallClock,
+  ) {
+    this.summary = new BatchSummary(log, now);
+  }
+
+  /** Writes the summary of the batches run since the last one (the context calls it when it stops). */
+  summarize(): void {
+    this.summary.flush();
+  }
 
   private infoOf(batch: GeneratedBatch, submissionTime = wallClock()): BatchInfo {
     const streamIdToNumRecords = Object.fromEntries(batch.inputRecords);
@@ -264,6 +275,8 @@ export class JobScheduler {
         },
         "batch failed; state rolled back to the previous batch",
       );
+      this.summary.failedBatch(time);
+      this.summary.flush();
       this.current = undefined;
       this.onFailure(error);
       return;
@@ -279,6 +292,8 @@ export class JobScheduler {
         { batchTime: time, error: e },
         "checkpoint failed; stopping (a restart recovers from the previous one)",
       );
+      this.summary.failedBatch(time);
+      this.summary.flush();
       this.onFailure(e);
       return;
     }
@@ -289,9 +304,8 @@ export class JobScheduler {
     if (catchingUp) this.caughtUpTo(time);
     let stateKeys = 0;
     for (const store of this.stores.stores()) stateKeys += store.size;
-    // While catching up, a batch that read nothing logs at debug level: the progress lines say how it goes.
-    const level = catchingUp && info.numRecords === 0 ? "debug" : "info";
-    this.log[level](
+    // One line per batch at debug level (while catching up too); at info, a summary every 10 s.
+    this.log.debug(
       {
         batchTime: time,
         records: info.numRecords,
@@ -305,6 +319,13 @@ export class JobScheduler {
       },
       "batch completed",
     );
+    this.summary.completed({
+      batchTime: time,
+      records: info.numRecords,
+      processingMs: info.processingDelay!,
+      schedulingDelayMs: info.schedulingDelay!,
+      stateKeys,
+    });
   }
 
   /** Counts a completed batch of the catch-up; logs progress every 10 s, and the end. */

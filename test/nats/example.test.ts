@@ -50,7 +50,7 @@ describe("examples/nats-word-count.ts", () => {
 
     const second = spateRun(args);
     running.push(second);
-    await second.until((o) => o.includes("spate: resumed from checkpoint"), 20_000);
+    await second.until((o) => o.includes("job resumed from checkpoint"), 20_000);
     await publishAll(server.url, [["lines.in", "to be"]]);
     await until(async () => (await totals()).length >= 8, "the totals after the restart", second);
     await second.stop("SIGTERM");

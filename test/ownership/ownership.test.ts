@@ -149,7 +149,7 @@ describe("one owner per checkpoint location", () => {
     const d = dirs();
     // A lease this long shows that the second job does not wait for it: it could not fail before 60 s otherwise.
     const first = start(d, 60_000);
-    await first.until((o) => o.includes("spate: started"));
+    await first.until((o) => o.includes("job started"));
     addFile(d, ["to be or", "not to be"]);
     await totalsReach(d, countWords(lines));
 
@@ -161,7 +161,7 @@ describe("one owner per checkpoint location", () => {
     expect(second.output()).toContain("SPATE_CHECKPOINT_LOCKED");
     expect(second.output()).toContain(`pid ${first.process.pid}`);
     expect(second.output()).toContain("Stop that job first");
-    expect(second.output()).not.toContain("spate: resumed");
+    expect(second.output()).not.toContain("job resumed");
 
     // The first job was not disturbed: it still owns the folder and counts new input.
     expect(inspect(d).owner.holder).toMatchObject({ pid: first.process.pid, running: true });
@@ -172,7 +172,7 @@ describe("one owner per checkpoint location", () => {
     // Killed and restarted, the job resumes from its checkpoints with exact totals.
     await first.stop("SIGKILL");
     const third = start(d, 60_000);
-    await third.until((o) => o.includes("spate: resumed"));
+    await third.until((o) => o.includes("job resumed"));
     addFile(d, ["to be"]);
     await totalsReach(d, countWords(lines));
   }, 120_000);
@@ -181,7 +181,7 @@ describe("one owner per checkpoint location", () => {
     lines.length = 0;
     const d = dirs();
     const first = start(d, 60_000);
-    await first.until((o) => o.includes("spate: started"));
+    await first.until((o) => o.includes("job started"));
     addFile(d, ["a b c", "a b"]);
     await totalsReach(d, countWords(lines));
     await first.stop("SIGKILL");
@@ -190,7 +190,7 @@ describe("one owner per checkpoint location", () => {
 
     const restarted = start(d, 60_000);
     // Well within the 60 s lease: the dead pid is seen at once.
-    await restarted.until((o) => o.includes("spate: resumed"), 30_000);
+    await restarted.until((o) => o.includes("job resumed"), 30_000);
     expect(restarted.output()).toContain("taking over the checkpoint location from its previous owner");
     expect(restarted.output()).toContain("its process is not running any more");
     expect(inspect(d).owner.holder).toMatchObject({ pid: restarted.process.pid, running: true });
@@ -224,7 +224,7 @@ describe("one owner per checkpoint location", () => {
     const started = Date.now();
     const job = start(d, 4000);
     await job.until((o) => o.includes("waiting for its lease to run out"));
-    await job.until((o) => o.includes("spate: started"), 30_000);
+    await job.until((o) => o.includes("job started"), 30_000);
     // A lower bound only: a loaded machine may take longer, never less.
     expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
     expect(job.output()).toContain("its lease was not renewed for 4000 ms");
@@ -241,7 +241,7 @@ describe("one owner per checkpoint location", () => {
     lines.length = 0;
     const d = dirs();
     const first = start(d, 1500);
-    await first.until((o) => o.includes("spate: started"));
+    await first.until((o) => o.includes("job started"));
     addFile(d, ["p q", "q"]);
     await totalsReach(d, countWords(lines));
     const epoch = inspect(d).owner.epoch!;
@@ -251,7 +251,7 @@ describe("one owner per checkpoint location", () => {
     await new Promise((r) => setTimeout(r, 2500));
     const atStop = new Set(epochFiles(d, epoch));
     const second = start(d, 1500);
-    await second.until((o) => o.includes("spate: resumed"), 30_000);
+    await second.until((o) => o.includes("job resumed"), 30_000);
     expect(second.output()).toContain("has not renewed its lease");
     addFile(d, ["r"]);
     await totalsReach(d, countWords(lines));
