@@ -54,7 +54,7 @@ describe("examples", () => {
     const base = mkdtempSync(path.join(tmpdir(), "spate-example-files-"));
     const job = spateRun(["examples/file-word-count.ts", base]);
     running.push(job);
-    await job.until((o) => o.includes("spate: started"));
+    await job.until((o) => o.includes("job started"));
     // Files appear atomically: written elsewhere, then moved in.
     const staged = path.join(tmpdir(), `spate-words-${process.pid}.txt`);
     writeFileSync(staged, "to be or\nnot to be\n");
@@ -99,6 +99,25 @@ describe("examples", () => {
     ]);
   });
 
+  it("update-state-word-count keeps every word's running total with updateStateByKey", async () => {
+    const server = await lineServer();
+    const job = spateRun(["examples/update-state-word-count.ts", "127.0.0.1", String(server.port)]);
+    running.push(job);
+    const socket = await server.connected();
+    socket.write("to be or\n");
+    await job.until((o) => printed(o).some(([w]) => w === "or"), 20_000);
+    socket.write("not to be\n");
+    await job.until((o) => printed(o).some(([w, n]) => w === "to" && n === 2), 20_000);
+    // Every batch prints every word's total so far, not only the words of that batch: the batch that counted
+    // "not to be" prints "or" too.
+    const batches = job
+      .stdout()
+      .split(/^Time: \d+ ms$/m)
+      .map(printed);
+    const last = batches.find((b) => b.some(([w, n]) => w === "to" && n === 2));
+    expect(last?.sort()).toEqual(TO_BE_COUNTS);
+  });
+
   it("recoverable-network-word-count resumes its totals after a SIGKILL", async () => {
     const base = mkdtempSync(path.join(tmpdir(), "spate-example-recoverable-"));
     const server = await lineServer();
@@ -119,7 +138,7 @@ describe("examples", () => {
 
     const second = spateRun(args);
     running.push(second);
-    await second.until((o) => o.includes("spate: resumed from checkpoint"), 20_000);
+    await second.until((o) => o.includes("job resumed from checkpoint"), 20_000);
     (await server.connected()).write("to be\n");
     await second.until((o) => printed(o).some(([w, n]) => w === "to" && n === 3), 20_000);
     // Every batch's totals were saved; the newest totals are the counts of all the lines sent.
