@@ -21,18 +21,25 @@ import { requireMultiple, requirePositiveDuration } from "./time.js";
 
 /** Options of `reduceByKeyAndWindow` / `reduceByWindow` in the options-object form. */
 export interface WindowReduceOptions<T> {
+  /** The inverse of the reduce function: with it, each window is computed from the previous one (adds what entered, subtracts what left). */
   invFn?: (a: T, b: T) => T;
+  /** Window duration in ms: a multiple of the parent stream's slide. */
   window: number;
+  /** Slide duration in ms (default: the parent stream's slide): a multiple of it. */
   slide?: number;
   numPartitions?: number;
 }
 
+/** Options of `reduceByKeyAndWindow` in the options-object form: `WindowReduceOptions` and `filterFn`. */
 export interface KeyedWindowReduceOptions<K, V> extends WindowReduceOptions<V> {
+  /** With `invFn`: keeps a key in the window's result only when it returns true (Spark's filterFunc; e.g. drop keys whose count fell to 0). */
   filterFn?: (kv: [K, V]) => boolean;
 }
 
+/** Options of `updateStateByKey`. */
 export interface UpdateStateOptions<K, S> {
   numPartitions?: number;
+  /** State of keys before the first batch. */
   initialState?: Array<[K, S]>;
   /** How the state is written to checkpoints: `encode(state)` is stored, `decode` restores it. */
   codec?: StateCodec<S>;
@@ -41,6 +48,28 @@ export interface UpdateStateOptions<K, S> {
 /**
  * A discretized stream: a sequence of RDDs, one per batch (Spark's DStream). Building a DStream only adds to the
  * graph; nothing runs until the context starts. Pair operations exist on `DStream<[K, V]>`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock, StreamingContext } from "spate";
+ *
+ * const clock = new ManualClock(0);
+ * const ssc = new StreamingContext({ batchDuration: 1000, clock });
+ * const out: Array<[string, number]> = [];
+ * ssc.queueStream([["to be or", "not to be"]])
+ *   .flatMap((line) => line.split(" "))
+ *   .map((word) => [word, 1] as [string, number])
+ *   .reduceByKey((a, b) => a + b)
+ *   .foreachRDD(async (rdd) => {
+ *     out.push(...(await rdd.collect()));
+ *   });
+ * await ssc.start();
+ * clock.advance(1000);
+ * await ssc.awaitIdle();
+ * await ssc.stop();
+ * assert.deepEqual(out.sort(), [["be", 2], ["not", 1], ["or", 1], ["to", 2]]);
+ * ```
  */
 export class DStream<T> {
   /** @internal */
@@ -104,6 +133,7 @@ export class DStream<T> {
     return this;
   }
 
+  /** The same as `persist()`. */
   cache(): this {
     return this.persist();
   }
@@ -221,14 +251,17 @@ export class DStream<T> {
 
   // ---- transformations -----------------------------------------------------------------------------------------
 
+  /** A stream of `fn` applied to every record. */
   map<U>(fn: (x: T) => U): DStream<U> {
     return this.derive("map", (rdd) => rdd.map(fn));
   }
 
+  /** A stream of the records `fn` returns for every record, flattened. */
   flatMap<U>(fn: (x: T) => Iterable<U>): DStream<U> {
     return this.derive("flatMap", (rdd) => rdd.flatMap(fn));
   }
 
+  /** A stream of the records for which `fn` returns true. */
   filter(fn: (x: T) => boolean): DStream<T> {
     return this.derive("filter", (rdd) => rdd.filter(fn));
   }
@@ -243,11 +276,13 @@ export class DStream<T> {
     return this.derive("glom", (rdd) => rdd.glom());
   }
 
+  /** The same records spread over `numPartitions` partitions in every batch. */
   repartition(numPartitions: number): DStream<T> {
     requirePartitions(numPartitions);
     return this.derive("repartition", (rdd) => rdd.repartition(numPartitions));
   }
 
+  /** The records of both streams in every batch (the slide durations must be equal). */
   union(other: DStream<T>): DStream<T> {
     return new DStream(this.ssc, new UnionOp([this, other]));
   }
@@ -348,18 +383,22 @@ export class DStream<T> {
 
   // ---- pair operations (on DStream<[K, V]>) --------------------------------------------------------------------
 
+  /** A pair stream with `fn` applied to every value, keys kept. */
   mapValues<K, V, U>(this: DStream<[K, V]>, fn: (v: V) => U): DStream<[K, U]> {
     return this.derive("mapValues", (rdd) => rdd.mapValues(fn));
   }
 
+  /** A pair stream with every value replaced by the values `fn` returns for it, keys kept. */
   flatMapValues<K, V, U>(this: DStream<[K, V]>, fn: (v: V) => Iterable<U>): DStream<[K, U]> {
     return this.derive("flatMapValues", (rdd) => rdd.flatMapValues(fn));
   }
 
+  /** Every key of a batch with all its values. */
   groupByKey<K, V>(this: DStream<[K, V]>, numPartitions?: number): DStream<[K, V[]]> {
     return this.derive("groupByKey", (rdd) => rdd.groupByKey(numPartitions));
   }
 
+  /** Every key of a batch with its values reduced by the associative function `fn`. */
   reduceByKey<K, V>(
     this: DStream<[K, V]>,
     fn: (a: V, b: V) => V,
@@ -368,6 +407,7 @@ export class DStream<T> {
     return this.derive("reduceByKey", (rdd) => rdd.reduceByKey(fn, numPartitions));
   }
 
+  /** Every key of a batch with its values combined: `create` makes a combiner of the first value, `merge` adds a value, `mergeCombiners` merges two combiners (Spark's combineByKey). */
   combineByKey<K, V, C>(
     this: DStream<[K, V]>,
     createCombiner: (v: V) => C,
@@ -380,6 +420,7 @@ export class DStream<T> {
     );
   }
 
+  /** Every key with all its values over a sliding window. */
   groupByKeyAndWindow<K, V>(
     this: DStream<[K, V]>,
     windowDuration: number,
@@ -442,6 +483,7 @@ export class DStream<T> {
     );
   }
 
+  /** Every key of either stream with its values in each, batch by batch. */
   cogroup<K, V, W>(
     this: DStream<[K, V]>,
     other: DStream<[K, W]>,
@@ -450,10 +492,12 @@ export class DStream<T> {
     return this.transformWith(other, (a, b) => a.cogroup(b, numPartitions));
   }
 
+  /** Inner join of two pair streams, batch by batch. */
   join<K, V, W>(this: DStream<[K, V]>, other: DStream<[K, W]>, numPartitions?: number): DStream<[K, [V, W]]> {
     return this.transformWith(other, (a, b) => a.join(b, numPartitions));
   }
 
+  /** Left outer join, batch by batch: a missing right value is `undefined` (Spark's None). */
   leftOuterJoin<K, V, W>(
     this: DStream<[K, V]>,
     other: DStream<[K, W]>,
@@ -462,6 +506,7 @@ export class DStream<T> {
     return this.transformWith(other, (a, b) => a.leftOuterJoin(b, numPartitions));
   }
 
+  /** Right outer join, batch by batch: a missing left value is `undefined` (Spark's None). */
   rightOuterJoin<K, V, W>(
     this: DStream<[K, V]>,
     other: DStream<[K, W]>,
@@ -470,6 +515,7 @@ export class DStream<T> {
     return this.transformWith(other, (a, b) => a.rightOuterJoin(b, numPartitions));
   }
 
+  /** Full outer join, batch by batch: a missing value on either side is `undefined` (Spark's None). */
   fullOuterJoin<K, V, W>(
     this: DStream<[K, V]>,
     other: DStream<[K, W]>,

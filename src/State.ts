@@ -3,7 +3,34 @@ import { requirePositiveDuration } from "./time.js";
 import type { StateCodec } from "./dstream/Operator.js";
 import { requirePartitions } from "./rdd/RDD.js";
 
-/** The state of one key inside a `mapWithState` function (Spark's State). */
+/** The state of one key inside a `mapWithState` function (Spark's State). *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock, type State, StateSpec, StreamingContext } from "spate";
+ *
+ * // A running count per key, emitted with every record.
+ * function count(key: string, one: number | undefined, state: State<number>): [string, number] {
+ *   const total = (state.getOption() ?? 0) + (one ?? 0);
+ *   state.update(total);
+ *   return [key, total];
+ * }
+ * const clock = new ManualClock(0);
+ * const ssc = new StreamingContext({ batchDuration: 1000, clock });
+ * const out: Array<[string, number]> = [];
+ * ssc.queueStream([["a", "b", "a"]])
+ *   .map((k) => [k, 1] as [string, number])
+ *   .mapWithState(StateSpec.function(count))
+ *   .foreachRDD(async (rdd) => {
+ *     out.push(...(await rdd.collect()));
+ *   });
+ * await ssc.start();
+ * clock.advance(1000);
+ * await ssc.awaitIdle();
+ * await ssc.stop();
+ * assert.deepEqual(out, [["a", 1], ["b", 1], ["a", 2]]);
+ * ```
+ */
 export interface State<S> {
   /** Whether the key has state. */
   exists(): boolean;
@@ -112,7 +139,36 @@ export type MappingFunction<K, V, S, M> = (
   time: number,
 ) => M | undefined;
 
-/** Everything `mapWithState` needs (Spark's StateSpec): the function, a timeout, partitions, an initial state. */
+/** Everything `mapWithState` needs (Spark's StateSpec): the function, a timeout, partitions, an initial state. *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock, type State, StateSpec, StreamingContext } from "spate";
+ *
+ * // Sessions: clicks per user, emitted when the user has been idle for more than 2 s.
+ * const spec = StateSpec.function((user: string, click: number | undefined, state: State<number>) => {
+ *   if (state.isTimingOut()) return [user, state.get()] as [string, number];
+ *   state.update((state.getOption() ?? 0) + (click ?? 0));
+ *   return undefined; // nothing emitted while the session goes on
+ * }).timeout(2000);
+ *
+ * const clock = new ManualClock(0);
+ * const ssc = new StreamingContext({ batchDuration: 1000, clock });
+ * const ended: Array<[number, [string, number]]> = [];
+ * ssc.queueStream([["ann", "bob"], ["ann"]])
+ *   .map((user) => [user, 1] as [string, number])
+ *   .mapWithState(spec)
+ *   .foreachRDD(async (rdd, time) => {
+ *     for (const session of await rdd.collect()) ended.push([time, session]);
+ *   });
+ * await ssc.start();
+ * clock.advance(6000);
+ * await ssc.awaitIdle();
+ * await ssc.stop();
+ * // bob's last click was in the batch at 1000: idle for more than 2 s at 4000. ann's at 2000: at 5000.
+ * assert.deepEqual(ended, [[4000, ["bob", 1]], [5000, ["ann", 2]]]);
+ * ```
+ */
 export class StateSpec<K, V, S, M> {
   private timeoutMs: number | undefined;
   private partitions: number | undefined;
@@ -134,11 +190,13 @@ export class StateSpec<K, V, S, M> {
     return this;
   }
 
+  /** Partitions of the state (default: the parent's, or `spate.default.parallelism`). */
   numPartitions(n: number): this {
     this.partitions = requirePartitions(n);
     return this;
   }
 
+  /** State of keys before the first batch. */
   initialState(pairs: Array<[K, S]>): this {
     if (!Array.isArray(pairs))
       throw new InvalidArgumentError("initialState() takes an array of [key, state] pairs.");
@@ -155,18 +213,22 @@ export class StateSpec<K, V, S, M> {
     return this;
   }
 
+  /** The codec given by `codec()`, if any. */
   getCodec(): StateCodec<S> | undefined {
     return this.stateCodec;
   }
 
+  /** The idle timeout in ms, if any. */
   getTimeout(): number | undefined {
     return this.timeoutMs;
   }
 
+  /** The partitions asked for, if any. */
   getNumPartitions(): number | undefined {
     return this.partitions;
   }
 
+  /** The initial state, if any. */
   getInitialState(): Array<[K, S]> | undefined {
     return this.initial;
   }

@@ -12,8 +12,11 @@ interface Setting<T extends ConfValue> {
   env?: string;
 }
 
+/** Accepts whole numbers >= 0. */
 const nonNegativeInt = (v: number) => (Number.isInteger(v) && v >= 0 ? undefined : "a whole number >= 0");
+/** Accepts whole numbers > 0. */
 const positiveInt = (v: number) => (Number.isInteger(v) && v > 0 ? undefined : "a whole number > 0");
+/** Accepts numbers >= 0. */
 const nonNegative = (v: number) => (Number.isFinite(v) && v >= 0 ? undefined : "a number >= 0");
 
 /** Every `spate.*` setting: its type, default and meaning. Unknown `spate.*` keys are an error. */
@@ -22,24 +25,28 @@ export const SETTINGS = {
     type: "number",
     default: undefined,
     doc: "Interval of data checkpoints in ms; default for stateful streams: the smallest multiple of the slide >= 10 s.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.checkpoint.retain": {
     type: "number",
     default: 10,
     doc: "How many checkpoints are kept.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.checkpoint.fullSnapshotEvery": {
     type: "number",
     default: 10,
     doc: "A data checkpoint is a full snapshot every this many checkpoints of an operator, a delta otherwise.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.checkpoint.lockTimeout": {
     type: "number",
     default: 30_000,
     doc: "How long in ms a checkpoint location stays owned by a job that stopped renewing its lease (it renews every third of this): a job on another host that died blocks a restart at most this long.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.checkpoint.allowNonRestoredState": {
@@ -56,24 +63,28 @@ export const SETTINGS = {
     type: "number",
     default: 0,
     doc: "Maximum records per second per receiver; 0 means unlimited.",
+    /** Returns an explanation when the value is out of range. */
     check: nonNegativeInt,
   },
   "spate.receiver.restartDelay": {
     type: "number",
     default: 2000,
     doc: "Delay in ms before a failed receiver is started again (Spark's spark.streaming.receiverRestartDelay); it doubles while restarts store nothing.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.receiver.maxRestartDelay": {
     type: "number",
     default: 60_000,
     doc: "The longest delay in ms between restarts of a failing receiver.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.fileStream.minRememberDuration": {
     type: "number",
     default: 60_000,
     doc: "How long in ms a file stream remembers the files it read (rounded up to whole batches; Spark's spark.streaming.fileStream.minRememberDuration); files modified longer ago than that before a batch are ignored.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.backpressure.enabled": {
@@ -85,30 +96,35 @@ export const SETTINGS = {
     type: "number",
     default: undefined,
     doc: "With backpressure, each receiver's rate limit (records/s) until the first estimate; unset: maxRate or none.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.backpressure.pid.proportional": {
     type: "number",
     default: 1.0,
     doc: "Backpressure PID estimator: weight of the current error.",
+    /** Returns an explanation when the value is out of range. */
     check: nonNegative,
   },
   "spate.backpressure.pid.integral": {
     type: "number",
     default: 0.2,
     doc: "Backpressure PID estimator: weight of the accumulated error (from the scheduling delay).",
+    /** Returns an explanation when the value is out of range. */
     check: nonNegative,
   },
   "spate.backpressure.pid.derived": {
     type: "number",
     default: 0.0,
     doc: "Backpressure PID estimator: weight of the error's rate of change.",
+    /** Returns an explanation when the value is out of range. */
     check: nonNegative,
   },
   "spate.backpressure.pid.minRate": {
     type: "number",
     default: 100,
     doc: "Backpressure PID estimator: the lowest rate (records/s) it ever sets.",
+    /** Returns an explanation when the value is out of range. */
     check: (v: number) => (Number.isFinite(v) && v > 0 ? undefined : "a number > 0"),
   },
   "spate.stopGracefullyOnShutdown": {
@@ -120,6 +136,7 @@ export const SETTINGS = {
     type: "number",
     default: 4040,
     doc: "Port of the streaming web UI; 0 turns it off. When it is taken, the next 16 ports are tried (as Spark). The SPATE_UI_PORT environment variable replaces the default.",
+    /** Returns an explanation when the value is out of range. */
     check: (v: number) =>
       Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "a port number, 0 to 65535",
     env: "SPATE_UI_PORT",
@@ -128,12 +145,14 @@ export const SETTINGS = {
     type: "string",
     default: "127.0.0.1",
     doc: "Address the streaming web UI listens on; the default serves this machine only (0.0.0.0: every interface).",
+    /** Returns an explanation when the value is out of range. */
     check: (v: string) => (v.trim() !== "" ? undefined : "a host name or address"),
   },
   "spate.ui.retainedBatches": {
     type: "number",
     default: 1000,
     doc: "Completed batches the streaming UI and its API remember (Spark's spark.streaming.ui.retainedBatches).",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
   "spate.ui.stateQuery": {
@@ -153,6 +172,7 @@ export const SETTINGS = {
     type: "number",
     default: undefined,
     doc: "Partitions of shuffles and sources when not given; unset: sources give one partition, shuffles keep their parent's count.",
+    /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
 } satisfies Record<string, Setting<any>>;
@@ -210,6 +230,7 @@ export class SpateConf {
     }
   }
 
+  /** Sets a setting; an unknown `spate.*` key or a value of the wrong type fails with `SPATE_UNKNOWN_CONF` or `SPATE_INVALID_CONF`. */
   set(key: string, value: ConfValue): void {
     if (key.startsWith("spate.")) {
       const setting = (SETTINGS as Record<string, Setting<ConfValue>>)[key];
@@ -226,16 +247,19 @@ export class SpateConf {
     }
   }
 
+  /** A setting's value: the one set, else its environment variable's, else its default. */
   get<K extends SettingKey>(key: K): (typeof SETTINGS)[K]["default"] | ConfValue {
     if (this.values.has(key)) return this.values.get(key)!;
     return this.envDefaults.has(key) ? this.envDefaults.get(key)! : SETTINGS[key].default;
   }
 
+  /** A numeric setting's value, if any. */
   getNumber(key: SettingKey): number | undefined {
     const v = this.get(key);
     return typeof v === "number" ? v : undefined;
   }
 
+  /** A boolean setting's value. */
   getBoolean(key: SettingKey): boolean {
     return this.get(key) === true;
   }
@@ -245,6 +269,7 @@ export class SpateConf {
     return this.values.get(key);
   }
 
+  /** The settings given, as a plain object. */
   toJSON(): Record<string, ConfValue> {
     return Object.fromEntries(this.values);
   }

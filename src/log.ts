@@ -3,9 +3,13 @@
  * the default writes one JSON object per line to stderr, or a readable line on a terminal.
  */
 export interface Logger {
+  /** Details, off by default (`SPATE_LOG_LEVEL=debug`), such as one line per batch. */
   debug(fields: Record<string, unknown>, message: string): void;
+  /** What the job does: starts, stops, recoveries, a summary of batches every 10 s. */
   info(fields: Record<string, unknown>, message: string): void;
+  /** Something went wrong and the job goes on. */
   warn(fields: Record<string, unknown>, message: string): void;
+  /** Something went wrong that fails a batch or the job. */
   error(fields: Record<string, unknown>, message: string): void;
 }
 

@@ -39,6 +39,7 @@ export function requireMultiple(what: string, ms: unknown, baseWhat: string, bas
  * tests drive time with a {@link ManualClock}.
  */
 export interface Clock {
+  /** The current time in ms. */
   getTimeMillis(): number;
   /** Calls `callback` once the clock has reached `time`; returns a function that cancels the call. */
   schedule(time: number, callback: () => void): () => void;
@@ -46,6 +47,7 @@ export interface Clock {
 
 /** The wall clock. */
 export class SystemClock implements Clock {
+  /** `Date.now()`. */
   getTimeMillis(): number {
     return Date.now();
   }

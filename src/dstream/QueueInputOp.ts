@@ -4,6 +4,7 @@ import type { Operator } from "./Operator.js";
 
 /** What `queueStream` reads from: an array of batches, or anything with `shift()` and `length`. */
 export interface Queue<T> {
+  /** Takes the next batch out of the queue. */
   shift(): T | undefined;
   readonly length: number;
 }

@@ -3,6 +3,7 @@ import { hashKey } from "./keys.js";
 /** Maps a key to one of `numPartitions` partitions (Spark's Partitioner). */
 export interface Partitioner {
   readonly numPartitions: number;
+  /** The partition of `key`, in `[0, numPartitions)`. */
   getPartition(key: unknown): number;
   /** Two partitioners are equal when they put every key in the same partition. */
   equals(other: Partitioner | undefined): boolean;
@@ -72,6 +73,7 @@ export class HashPartitioner implements Partitioner {
     this.keyGroups = Math.max(maxParallelism, numPartitions);
   }
 
+  /** The partition of `key`: a stable hash of it (the same in every process) modulo the partition count. */
   getPartition(key: unknown): number {
     if (this.numPartitions === 1) return 0;
     // partitionOfKeyGroup, inlined: faster than a table of owners (exact: group * partitions < 2^53).

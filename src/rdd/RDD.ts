@@ -26,6 +26,28 @@ function materialized(): never {
  * One batch of one stream: a fixed number of partitions of records and how to compute them (Spark's RDD).
  * Transformations are lazy; actions (`collect`, `count`, …) are asynchronous so that partitions may one day be
  * computed off the main thread.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock, StreamingContext } from "spate";
+ *
+ * const clock = new ManualClock(0);
+ * const ssc = new StreamingContext({ batchDuration: 1000, clock });
+ * let top: Array<[string, number]> = [];
+ * ssc.queueStream([["b", "a", "b", "c", "b", "a"]])
+ *   .map((w) => [w, 1] as [string, number])
+ *   // transform: any RDD operation on each batch, here a sort Spark users reach for
+ *   .transform((rdd) => rdd.reduceByKey((x, y) => x + y).sortBy(([, n]) => n, false))
+ *   .foreachRDD(async (rdd) => {
+ *     top = await rdd.take(2);
+ *   });
+ * await ssc.start();
+ * clock.advance(1000);
+ * await ssc.awaitIdle();
+ * await ssc.stop();
+ * assert.deepEqual(top, [["b", 3], ["a", 2]]);
+ * ```
  */
 export class RDD<T> {
   /** The operator this RDD was created for, to which its functions' errors are attributed. */
@@ -128,6 +150,7 @@ export class RDD<T> {
     );
   }
 
+  /** How many partitions the RDD has. */
   getNumPartitions(): number {
     return this.numPartitions;
   }
@@ -138,6 +161,7 @@ export class RDD<T> {
     return this;
   }
 
+  /** The same as `persist()`. */
   cache(): this {
     return this.persist();
   }
@@ -218,6 +242,7 @@ export class RDD<T> {
 
   // ---- narrow transformations -------------------------------------------------------------------------------
 
+  /** An RDD of `fn` applied to every record. */
   map<U>(fn: (x: T) => U): RDD<U> {
     const scope = this.scopeOfNew();
     return this.derive((p, emit) =>
@@ -235,6 +260,7 @@ export class RDD<T> {
     );
   }
 
+  /** An RDD of the records `fn` returns for every record, flattened. */
   flatMap<U>(fn: (x: T) => Iterable<U>): RDD<U> {
     const scope = this.scopeOfNew();
     return this.derive((p, emit) =>
@@ -252,6 +278,7 @@ export class RDD<T> {
     );
   }
 
+  /** An RDD of the records for which `fn` returns true. */
   filter(fn: (x: T) => boolean): RDD<T> {
     const scope = this.scopeOfNew();
     return this.derive(
@@ -293,6 +320,7 @@ export class RDD<T> {
     );
   }
 
+  /** An RDD of what `fn` returns for the records of each partition. */
   mapPartitions<U>(fn: (records: T[]) => Iterable<U>, preservesPartitioning = false): RDD<U> {
     return this.mapPartitionsWithIndex((_i, records) => fn(records), preservesPartitioning);
   }
@@ -302,6 +330,7 @@ export class RDD<T> {
     return this.derive((p, emit) => emit(this.partition(p).slice()));
   }
 
+  /** The partitions of both RDDs. */
   union(other: RDD<T>): RDD<T> {
     return RDD.union([this, other], this.env);
   }
@@ -333,6 +362,7 @@ export class RDD<T> {
     return buckets;
   }
 
+  /** Every record once (records compare as keys do). */
   distinct(numPartitions?: number): RDD<T> {
     return this.map((x) => [x, null] as [T, null])
       .reduceByKey((a) => a, numPartitions)
@@ -373,6 +403,7 @@ export class RDD<T> {
     );
   }
 
+  /** Pairs of `fn(record)` and the record. */
   keyBy<K>(fn: (x: T) => K): RDD<[K, T]> {
     const scope = this.scopeOfNew();
     return this.map((x) => {
@@ -384,6 +415,7 @@ export class RDD<T> {
 
   // ---- pair transformations (on RDD<[K, V]>) -----------------------------------------------------------------
 
+  /** Pairs with `fn` applied to every value, keys and partitioning kept. */
   mapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => U): RDD<[K, U]> {
     const scope = this.scopeOfNew();
     return this.derive(
@@ -402,6 +434,7 @@ export class RDD<T> {
     );
   }
 
+  /** Pairs with every value replaced by the values `fn` returns for it, keys kept. */
   flatMapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => Iterable<U>): RDD<[K, U]> {
     const scope = this.scopeOfNew();
     return this.derive(
@@ -420,10 +453,12 @@ export class RDD<T> {
     );
   }
 
+  /** The keys of the pairs. */
   keys<K, V>(this: RDD<[K, V]>): RDD<K> {
     return this.map((kv) => kv[0]);
   }
 
+  /** The values of the pairs. */
   values<K, V>(this: RDD<[K, V]>): RDD<V> {
     return this.map((kv) => kv[1]);
   }
@@ -494,6 +529,7 @@ export class RDD<T> {
     );
   }
 
+  /** Every key with its values reduced by the associative function `fn`. */
   reduceByKey<K, V>(
     this: RDD<[K, V]>,
     fn: (a: V, b: V) => V,
@@ -502,6 +538,7 @@ export class RDD<T> {
     return this.combineByKey((v) => v, fn, fn, numPartitions);
   }
 
+  /** Every key with all its values. */
   groupByKey<K, V>(this: RDD<[K, V]>, numPartitions?: number | Partitioner): RDD<[K, V[]]> {
     return this.combineByKey(
       (v) => [v],
@@ -582,6 +619,7 @@ export class RDD<T> {
     );
   }
 
+  /** Every key of either RDD with its values in each. */
   cogroup<K, V, W>(
     this: RDD<[K, V]>,
     other: RDD<[K, W]>,
@@ -590,6 +628,7 @@ export class RDD<T> {
     return this.cogroupMany([other], numPartitions) as unknown as RDD<[K, [V[], W[]]]>;
   }
 
+  /** Inner join on keys. */
   join<K, V, W>(
     this: RDD<[K, V]>,
     other: RDD<[K, W]>,
@@ -602,6 +641,7 @@ export class RDD<T> {
     });
   }
 
+  /** Left outer join on keys: a missing right value is `undefined` (Spark's None). */
   leftOuterJoin<K, V, W>(
     this: RDD<[K, V]>,
     other: RDD<[K, W]>,
@@ -617,6 +657,7 @@ export class RDD<T> {
     });
   }
 
+  /** Right outer join on keys: a missing left value is `undefined` (Spark's None). */
   rightOuterJoin<K, V, W>(
     this: RDD<[K, V]>,
     other: RDD<[K, W]>,
@@ -632,6 +673,7 @@ export class RDD<T> {
     });
   }
 
+  /** Full outer join on keys: a missing value on either side is `undefined` (Spark's None). */
   fullOuterJoin<K, V, W>(
     this: RDD<[K, V]>,
     other: RDD<[K, W]>,
@@ -648,10 +690,12 @@ export class RDD<T> {
 
   // ---- actions (asynchronous) ---------------------------------------------------------------------------------
 
+  /** Every record, partition by partition. */
   async collect(): Promise<T[]> {
     return this.collectSync();
   }
 
+  /** How many records the RDD has. */
   async count(): Promise<number> {
     let n = 0;
     for (let p = 0; p < this.numPartitions; p++) n += this.partitionCount(p);
@@ -675,6 +719,7 @@ export class RDD<T> {
     return this.takeSync(n);
   }
 
+  /** The first `n` records, computed synchronously (`take` without the promise). */
   takeSync(n: number): T[] {
     const out: T[] = [];
     for (let p = 0; p < this.numPartitions && out.length < n; p++) {
@@ -684,6 +729,7 @@ export class RDD<T> {
     return out;
   }
 
+  /** The first record; rejects when the RDD is empty. */
   async first(): Promise<T> {
     const found = this.takeSync(1);
     if (found.length === 0)
@@ -691,10 +737,12 @@ export class RDD<T> {
     return found[0] as T;
   }
 
+  /** Whether the RDD has no record. */
   async isEmpty(): Promise<boolean> {
     return this.takeSync(1).length === 0;
   }
 
+  /** The records reduced by the associative function `fn`; rejects when the RDD is empty. */
   async reduce(fn: (a: T, b: T) => T): Promise<T> {
     const scope = this.scopeOfNew();
     let acc: T | undefined;
@@ -721,16 +769,19 @@ export class RDD<T> {
     return acc as T;
   }
 
+  /** The records folded with `fn`, starting from `zero` in each partition. */
   async fold(zero: T, fn: (a: T, b: T) => T): Promise<T> {
     let acc = zero;
     for (let p = 0; p < this.numPartitions; p++) this.iterate(p, (x) => (acc = fn(acc, x)));
     return acc;
   }
 
+  /** Calls `fn` on every record. */
   async foreach(fn: (x: T) => void): Promise<void> {
     for (let p = 0; p < this.numPartitions; p++) this.iterate(p, fn);
   }
 
+  /** Calls `fn` with the records of each partition and its index (write a sink keyed by batch time and partition). */
   async foreachPartition(fn: (records: T[], index: number) => void | Promise<void>): Promise<void> {
     for (let p = 0; p < this.numPartitions; p++) await fn(this.partition(p), p);
   }

@@ -19,6 +19,36 @@ export interface ReceiverHost<T> {
  * The engine supervises it: if `onStart` throws or rejects, or the receiver calls `restart`, it calls `onStop`,
  * waits (`spate.receiver.restartDelay`, doubling while restarts store nothing, up to
  * `spate.receiver.maxRestartDelay`) and calls `onStart` again.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock, Receiver, StreamingContext } from "spate";
+ *
+ * // Stores the numbers 0 to 99, in blocks of 10 (store in bulk: each store is one block).
+ * class Counter extends Receiver<number> {
+ *   stored: Promise<void> = Promise.resolve();
+ *   onStart(): void {
+ *     const blocks = Array.from({ length: 10 }, (_, b) => Array.from({ length: 10 }, (_, i) => b * 10 + i));
+ *     this.stored = Promise.all(blocks.map((block) => this.store(block))).then(() => {});
+ *   }
+ *   onStop(): void {}
+ * }
+ *
+ * const clock = new ManualClock(0);
+ * const ssc = new StreamingContext({ batchDuration: 1000, clock });
+ * const counter = new Counter();
+ * let sum = 0;
+ * ssc.receiverStream(counter).reduce((a, b) => a + b).foreachRDD(async (rdd) => {
+ *   for (const s of await rdd.collect()) sum += s;
+ * });
+ * await ssc.start();
+ * await counter.stored; // every block received
+ * clock.advance(1000);
+ * await ssc.awaitIdle();
+ * await ssc.stop();
+ * assert.equal(sum, 4950);
+ * ```
  */
 export abstract class Receiver<T> {
   // ES private fields: a subclass may well have its own `host`.

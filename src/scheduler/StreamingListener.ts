@@ -91,16 +91,27 @@ export interface InputRecoveryInfo {
 
 /** Receives the events of a running context (Spark's StreamingListener); every method is optional. */
 export interface StreamingListener {
+  /** The context started, at `time` on its clock; `restoredFrom` says which checkpoint it resumed from, if any. */
   onStreamingStarted?(event: { time: number; restoredFrom?: RestoredFromInfo }): void;
+  /** A batch was generated and queued. */
   onBatchSubmitted?(event: { batchInfo: BatchInfo }): void;
+  /** A batch began to run. */
   onBatchStarted?(event: { batchInfo: BatchInfo }): void;
+  /** A batch ended, completed or failed (`failureReason`). */
   onBatchCompleted?(event: { batchInfo: BatchInfo }): void;
+  /** An output operation of a batch began. */
   onOutputOperationStarted?(event: { outputOperationInfo: OutputOperationInfo }): void;
+  /** An output operation of a batch ended, completed or failed (`failureReason`). */
   onOutputOperationCompleted?(event: { outputOperationInfo: OutputOperationInfo }): void;
+  /** A checkpoint was written. */
   onCheckpointWritten?(event: { checkpointInfo: CheckpointInfo }): void;
+  /** A receiver started (or started again after a restart). */
   onReceiverStarted?(event: { receiverInfo: ReceiverInfo }): void;
+  /** A receiver reported an error. */
   onReceiverError?(event: { receiverInfo: ReceiverInfo }): void;
+  /** A receiver stopped. */
   onReceiverStopped?(event: { receiverInfo: ReceiverInfo }): void;
+  /** An input got over trouble on its own (a JetStream consumer re-created after a node was lost). */
   onInputRecovered?(event: { recoveryInfo: InputRecoveryInfo }): void;
 }
 

@@ -37,6 +37,7 @@ export interface StateStore<K, S> {
    * the store since but `put`s on that key: it saves a second lookup on the hot path.
    */
   put(key: K, state: S, updatedAt: number, handle?: number): void;
+  /** Removes a key's state. */
   remove(key: K): void;
   /** Calls `fn` for every entry of the current view; `fn` may put or remove the key it is given, not others. */
   forEach(fn: (state: S, key: K, updatedAt: number) => void): void;
@@ -54,7 +55,9 @@ export interface StateStore<K, S> {
    * `objectsOnly`, only for those whose key or state is an object, a function or a Symbol.
    */
   forEachWritten(fn: (state: S, key: K) => void, objectsOnly?: boolean): void;
+  /** Makes the batch's writes the store's state at `version` (a batch time). */
   commit(version: number): void;
+  /** Undoes the batch's writes, back to the last committed version. */
   abort(): void;
   /**
    * The committed state for a data checkpoint: every entry (`full`), or only what changed since the previous
@@ -97,10 +100,13 @@ export interface StateStoreOptions {
 export interface StateStoreProvider {
   /** Whether stores opened from now on keep what changed for delta snapshots (set when the context starts). */
   trackChanges: boolean;
+  /** The store of one partition of one stateful operator, created on first use. */
   getStore<K, S>(operatorId: string, partition: number, options?: StateStoreOptions): StateStore<K, S>;
   /** Every store opened so far. */
   stores(): Iterable<StateStore<any, any>>;
+  /** Commits every store at `version`. */
   commitAll(version: number): void;
+  /** Aborts every store back to its last committed version. */
   abortAll(): void;
 }
 
