@@ -165,6 +165,7 @@ export const SETTINGS = {
     type: "number",
     default: 128,
     doc: "Key groups of keyed state (Flink's max parallelism): the most partitions a stateful operator can have. Fixed at the first start: a checkpoint restores into any partition count up to it, never into another value.",
+    /** Returns an explanation when the value is out of range. */
     check: (v: number) =>
       Number.isInteger(v) && v >= 1 && v <= 32768 ? undefined : "a whole number from 1 to 32768",
   },
