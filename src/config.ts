@@ -159,6 +159,7 @@ export const SETTINGS = {
     type: "string",
     default: "loopback",
     doc: "Who may query state by key (GET /api/v1/streaming/state/<operator>, the /state page): loopback (clients on this machine only), any, or off.",
+    /** Returns an explanation when the value is out of range. */
     check: (v: string) => (["loopback", "any", "off"].includes(v) ? undefined : "loopback, any or off"),
   },
   "spate.state.maxParallelism": {
