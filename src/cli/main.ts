@@ -8,7 +8,7 @@ import { FileCheckpointStore } from "../checkpoint/FileCheckpointStore.js";
 import { type CheckpointReport, inspectCheckpoint } from "../checkpoint/inspect.js";
 import { SpateError } from "../errors.js";
 import type { CreateJob } from "../job.js";
-import { StreamingContext } from "../StreamingContext.js";
+import { requireCreatedContext, StreamingContext } from "../StreamingContext.js";
 
 type Create = CreateJob;
 
@@ -244,7 +244,9 @@ export function program(): Command {
         const conf = { ...opts.conf, ...(opts.uiPort !== undefined ? { "spate.ui.port": opts.uiPort } : {}) };
         process.env.SPATE_CONF = JSON.stringify(conf);
         const create = await loadJob(modulePath);
-        const build = () => create({ checkpoint: opts.checkpoint, args });
+        const what = `The function ${modulePath} exports`;
+        const build = async () =>
+          requireCreatedContext(await create({ checkpoint: opts.checkpoint, args }), what);
         const ssc = opts.checkpoint
           ? await StreamingContext.getOrCreate(opts.checkpoint, build)
           : await build();

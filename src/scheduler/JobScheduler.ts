@@ -4,6 +4,7 @@ import type { DStreamGraph, GeneratedBatch } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
 import { runAs } from "../rdd/scope.js";
 import type { StateStoreProvider } from "../state/StateStore.js";
+import type { BadRecords } from "./BadRecords.js";
 import type { BatchInfo, ListenerBus } from "./StreamingListener.js";
 
 interface PendingBatch {
@@ -82,6 +83,7 @@ export class JobScheduler {
     private readonly log: Logger,
     private readonly onFailure: (error: unknown) => void,
     private readonly batchDuration: number,
+    private readonly badRecords?: BadRecords,
   ) {}
 
   private infoOf(batch: GeneratedBatch, submissionTime = wallClock()): BatchInfo {
@@ -237,9 +239,9 @@ export class JobScheduler {
         op.startTime = wallClock();
         this.bus.post("onOutputOperationStarted", () => ({ outputOperationInfo: op }));
         try {
-          await runAs(job.outputId, () => job.run());
+          await runAs(job.output, time, () => job.run());
         } catch (e) {
-          const error = attribute(job.outputId, e);
+          const error = attribute(job.output, e);
           op.failureReason = error.message;
           throw error;
         } finally {
@@ -247,8 +249,15 @@ export class JobScheduler {
           this.bus.post("onOutputOperationCompleted", () => ({ outputOperationInfo: op }));
         }
       }
+      // Dead letters are durable before the batch can be checkpointed as complete.
+      const dropped = await this.badRecords?.end(time);
+      if (dropped) {
+        info.recordsFailedByOperator = dropped;
+        info.numRecordsFailed = Object.values(dropped).reduce((a, b) => a + b, 0);
+      }
       this.stores.commitAll(time);
     } catch (e) {
+      this.badRecords?.discard(time);
       this.stores.abortAll();
       const error = atBatch(e, time);
       this.failure = error;
@@ -259,6 +268,7 @@ export class JobScheduler {
           batchTime: time,
           operatorId: (error as { operatorId?: unknown }).operatorId,
           output: info.outputOperations.find((o) => o.failureReason !== undefined)?.name,
+          operator: (error as { operatorName?: unknown }).operatorName,
           code: (error as { code?: unknown }).code,
           error,
         },
@@ -295,6 +305,7 @@ export class JobScheduler {
       {
         batchTime: time,
         records: info.numRecords,
+        ...(info.numRecordsFailed ? { recordsFailed: info.numRecordsFailed } : {}),
         processingMs: info.processingDelay,
         schedulingDelayMs: info.schedulingDelay,
         stateKeys,
