@@ -31,6 +31,8 @@ export interface StreamingStatisticsJson {
   appName: string;
   state: string;
   numTotalFailedBatches: number;
+  /** Records dropped because a per-record function threw on them (spate.errors.onRecordFailure). */
+  numFailedRecords: number;
   /** After a restart: the batches it runs (pending at the stop, then the down time's), and how far it is. */
   catchUp?: CatchUpJson;
   /** When getOrCreate restored the context: the checkpoint it resumed from. */
@@ -237,6 +239,7 @@ export class StreamingApi {
           batchTime: iso(p.restoredFrom.batchTime),
           writtenAt: iso(p.restoredFrom.writtenAt)!,
         }),
+      numFailedRecords: p.numTotalFailedRecords,
     });
   }
 
