@@ -229,60 +229,61 @@ export class RDD<T> {
   map<U>(fn: (x: T) => U): RDD<U> {
     const scope = this.scopeOfNew();
     const failed = this.onRecordFailure(scope);
-    return this.derive((p, emit) =>
+    return this.derive((p, emit) => {
+      let failures = 0;
       this.iterate(p, (x) => {
         let y: U;
         try {
           y = fn(x);
         } catch (e) {
-          failed(e, x);
+          failed(e, x, `${p}:${failures++}`);
           return;
         }
         if (typeof y === "object" && !Array.isArray(y) && isThenable(y))
           throw asyncResult(scope, "map function", y);
         emit(y);
-      }),
-    );
+      });
+    });
   }
 
   flatMap<U>(fn: (x: T) => Iterable<U>): RDD<U> {
     const scope = this.scopeOfNew();
     const failed = this.onRecordFailure(scope);
-    return this.derive((p, emit) =>
+    return this.derive((p, emit) => {
+      let failures = 0;
       this.iterate(p, (x) => {
         let ys: Iterable<U>;
         try {
           ys = fn(x);
         } catch (e) {
-          failed(e, x);
+          failed(e, x, `${p}:${failures++}`);
           return;
         }
         if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
         else if (isThenable(ys)) throw asyncResult(scope, "flatMap function", ys);
         else for (const y of ys) emit(y);
-      }),
-    );
+      });
+    });
   }
 
   filter(fn: (x: T) => boolean): RDD<T> {
     const scope = this.scopeOfNew();
     const failed = this.onRecordFailure(scope);
-    return this.derive(
-      (p, emit) =>
-        this.iterate(p, (x) => {
-          let keep: boolean;
-          try {
-            keep = fn(x);
-          } catch (e) {
-            failed(e, x);
-            return;
-          }
-          if (keep === true) emit(x);
-          else if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
-          else if (keep) emit(x);
-        }),
-      this.partitioner,
-    );
+    return this.derive((p, emit) => {
+      let failures = 0;
+      this.iterate(p, (x) => {
+        let keep: boolean;
+        try {
+          keep = fn(x);
+        } catch (e) {
+          failed(e, x, `${p}:${failures++}`);
+          return;
+        }
+        if (keep === true) emit(x);
+        else if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
+        else if (keep) emit(x);
+      });
+    }, this.partitioner);
   }
 
   /** Calls `fn` once per partition with its records (an array) and the partition index. */
@@ -403,41 +404,39 @@ export class RDD<T> {
   mapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => U): RDD<[K, U]> {
     const scope = this.scopeOfNew();
     const failed = this.onRecordFailure(scope);
-    return this.derive(
-      (p, emit) =>
-        this.iterate(p, (kv) => {
-          let u: U;
-          try {
-            u = fn(kv[1]);
-          } catch (e) {
-            failed(e, kv);
-            return;
-          }
-          if (typeof u === "object" && isThenable(u)) throw asyncResult(scope, "mapValues function", u);
-          emit([kv[0], u]);
-        }),
-      this.partitioner,
-    );
+    return this.derive((p, emit) => {
+      let failures = 0;
+      this.iterate(p, (kv) => {
+        let u: U;
+        try {
+          u = fn(kv[1]);
+        } catch (e) {
+          failed(e, kv, `${p}:${failures++}`);
+          return;
+        }
+        if (typeof u === "object" && isThenable(u)) throw asyncResult(scope, "mapValues function", u);
+        emit([kv[0], u]);
+      });
+    }, this.partitioner);
   }
 
   flatMapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => Iterable<U>): RDD<[K, U]> {
     const scope = this.scopeOfNew();
     const failed = this.onRecordFailure(scope);
-    return this.derive(
-      (p, emit) =>
-        this.iterate(p, (kv) => {
-          let us: Iterable<U>;
-          try {
-            us = fn(kv[1]);
-          } catch (e) {
-            failed(e, kv);
-            return;
-          }
-          if (isThenable(us)) throw asyncResult(scope, "flatMapValues function", us);
-          for (const u of us) emit([kv[0], u]);
-        }),
-      this.partitioner,
-    );
+    return this.derive((p, emit) => {
+      let failures = 0;
+      this.iterate(p, (kv) => {
+        let us: Iterable<U>;
+        try {
+          us = fn(kv[1]);
+        } catch (e) {
+          failed(e, kv, `${p}:${failures++}`);
+          return;
+        }
+        if (isThenable(us)) throw asyncResult(scope, "flatMapValues function", us);
+        for (const u of us) emit([kv[0], u]);
+      });
+    }, this.partitioner);
   }
 
   keys<K, V>(this: RDD<[K, V]>): RDD<K> {

@@ -20,8 +20,12 @@ export interface RecordFailureSink {
  * What a per-record `catch` calls with the error and the record: throws the error attributed to `operator` (policy
  * `fail`, or anything that is not the user function's own error), or hands the record to the sink and returns, so
  * that the caller drops it and goes on. Built once per RDD, so the per-record path is a plain call.
+ *
+ * An RDD that is not persisted is computed again by each of its readers (several outputs, a window over past
+ * batches): `position` (the partition and the failure's rank in it) lets a record dropped by one computation
+ * be dropped silently by the next, so that it is counted, logged and dead-lettered once.
  */
-export type RecordFailureHandler = (error: unknown, record: unknown) => void;
+export type RecordFailureHandler = (error: unknown, record: unknown, position?: string) => void;
 
 export function recordFailureHandler(
   sink: RecordFailureSink | undefined,
@@ -33,9 +37,14 @@ export function recordFailureHandler(
       throw attribute(operator, error);
     };
   }
-  return (e, record) => {
+  const seen = new Set<string>();
+  return (e, record, position) => {
     const error = attribute(operator, e);
     if (!(error instanceof UserFunctionError)) throw error;
+    if (position !== undefined) {
+      if (seen.has(position)) return;
+      seen.add(position);
+    }
     sink.drop(operator, batchTime, error, record);
   };
 }

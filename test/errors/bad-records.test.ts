@@ -97,6 +97,27 @@ describe('"skip"', () => {
     await ssc.stop();
   });
 
+  it("counts, logs and dead-letters a record once when its stream is computed again by several outputs", async () => {
+    const letters = path.join(mkdtempSync(path.join(tmpdir(), "spate-dl-twice-")), "letters");
+    const { ssc, clock, lines, batches } = setup({
+      "spate.errors.onRecordFailure": "deadLetter",
+      "spate.errors.deadLetter.dir": letters,
+    });
+    const mapped = ssc.queueStream([[1, 2, 3, 2]]).map((x) => (x === 2 ? bad(x) : x));
+    const a = collect(mapped);
+    const b = collect(mapped.map((x) => x * 10));
+    await run(ssc, clock, 1);
+    await ssc.stop();
+    expect([a[0], b[0]]).toEqual([
+      [1, 3],
+      [10, 30],
+    ]);
+    expect(batches[0]!.numRecordsFailed).toBe(2);
+    expect(lines.filter((l) => l.msg.startsWith("record dropped"))).toHaveLength(2);
+    const [file] = readdirSync(letters);
+    expect(readFileSync(path.join(letters, file!), "utf8").trimEnd().split("\n")).toHaveLength(2);
+  });
+
   it("drops a value a reduce function throws on: its key keeps what it had", async () => {
     const { ssc, clock, batches } = setup({ "spate.errors.onRecordFailure": "skip" });
     const reduced = ssc
