@@ -720,19 +720,28 @@ export class StreamingContext {
  */
 export function requireCreatedContext(value: unknown, what: string): StreamingContext {
   if (value instanceof StreamingContext) return value;
-  let got: string;
-  if (value === null || typeof value !== "object") {
-    got = typeof value === "string" ? JSON.stringify(value) : String(value);
-  } else if (value.constructor?.name === "StreamingContext") {
-    got =
-      "a StreamingContext of another copy of spate (a job run by the spate command must import spate from the " +
-      "project the command belongs to)";
-  } else {
-    got = `an object (${value.constructor?.name ?? "without prototype"})`;
+  const o = value as { start?: unknown; awaitTermination?: unknown } | null;
+  if (
+    typeof o === "object" &&
+    o !== null &&
+    typeof o.start === "function" &&
+    typeof o.awaitTermination === "function"
+  ) {
+    // A StreamingContext of another copy of the package, where `instanceof` does not hold.
+    throw new InvalidArgumentError(
+      `${what} returned a StreamingContext of another copy of spate than the one running it. Import spate in the ` +
+        "job from the project whose spate command runs it.",
+    );
   }
+  const got =
+    value === null || typeof value !== "object"
+      ? typeof value === "string"
+        ? JSON.stringify(value)
+        : String(value)
+      : `an object${value.constructor?.name ? ` of class ${value.constructor.name}` : ""}`;
   throw new InvalidArgumentError(
-    `${what} must return a StreamingContext (or a promise of one), and it returned ${got}. Build the context, ` +
-      "its streams and outputs in that function and end it with `return ssc;`.",
+    `${what} returned ${got}, not a StreamingContext (or a promise of one). It must build the context, its ` +
+      "streams and outputs, and return it: const ssc = new StreamingContext(...); ...; return ssc;",
   );
 }
 

@@ -131,7 +131,9 @@ describe("a create function that does not return a context", () => {
         StreamingContext.getOrCreate(dir(), () => value as unknown as StreamingContext),
       );
       expect(e.code).toBe("SPATE_INVALID_ARGUMENT");
-      expect(e.message).toContain(`returned ${label === "an object" ? "an object (Object)" : label}`);
+      expect(e.message).toContain(
+        `returned ${label === "an object" ? "an object of class Object" : label}, not a StreamingContext`,
+      );
     });
   }
 
