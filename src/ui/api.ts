@@ -150,6 +150,8 @@ export interface InputStreamJson {
 export interface OperatorJson {
   id: string;
   kind: string;
+  /** `kind at file:line (id)`: where the job's code created the operator. */
+  name: string;
   numPartitions: number;
   numKeys?: number;
   estimatedBytes?: number;
@@ -426,6 +428,7 @@ export class StreamingApi {
       return compact({
         id: op.id,
         kind: op.kind,
+        name: op.name,
         numPartitions: op.numPartitions,
         numKeys: op.numKeys,
         estimatedBytes: op.estimatedBytes,
