@@ -10,6 +10,7 @@ import { TransformedOp } from "./dstream/TransformedOp.js";
 import { UnionOp } from "./dstream/UnionOp.js";
 import { WindowedOp } from "./dstream/WindowedOp.js";
 import { attribute, IllegalStateError, InvalidArgumentError } from "./errors.js";
+import { userCallSite } from "./graph/callSite.js";
 import { writeDirDurably } from "./io/durable.js";
 import { formatRecord } from "./rdd/keys.js";
 import { DEFAULT_MAX_PARALLELISM, HashPartitioner, type Partitioner } from "./rdd/Partitioner.js";
@@ -82,11 +83,17 @@ export class DStream<T> {
   private checkpointMs: number | undefined;
   /** @internal */ zeroTime: number | undefined;
   /** @internal */ rememberDuration = 0;
+  /**
+   * @internal Where the user's code created this stream, `file:line` (Spark's creationSite); read once here, so
+   * errors, logs and the UI can name the operator without any cost per record.
+   */
+  readonly creationSite: string | undefined;
 
   /** @internal */
   constructor(ssc: StreamingContext, op: Operator<T>) {
     this.ssc = ssc;
     this.op = op;
+    this.creationSite = userCallSite();
     ssc.graph.register(this);
   }
 
@@ -103,6 +110,12 @@ export class DStream<T> {
   /** The stable id of the operator: the pinned uid, or one derived from its position in the graph. */
   get id(): string {
     return this.pinnedUid ?? this.assignedId ?? `${this.op.kind}-?`;
+  }
+
+  /** @internal The operator as errors, logs and the UI name it: `map at job.ts:12 (map-d2d06b5a)`. */
+  get name(): string {
+    const site = this.creationSite === undefined ? "" : ` at ${this.creationSite}`;
+    return `${this.op.kind}${site} (${this.id})`;
   }
 
   /** @internal */
@@ -179,11 +192,11 @@ export class DStream<T> {
     const hit = this.generated.get(time);
     if (hit) return hit;
     if (!this.isTimeValid(time)) return undefined;
-    const rdd = runAs(this.id, () => {
+    const rdd = runAs(this, time, () => {
       try {
         return this.op.compute(time, this);
       } catch (e) {
-        throw attribute(this.id, e);
+        throw attribute(this, e);
       }
     });
     if (rdd) {

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
 import { CheckpointLease } from "./checkpoint/CheckpointLease.js";
 import { Checkpointer } from "./checkpoint/Checkpointer.js";
@@ -17,12 +18,14 @@ import { ReceiverInputOp } from "./dstream/ReceiverInputOp.js";
 import { type Queue, QueueInputOp } from "./dstream/QueueInputOp.js";
 import { TransformedOp } from "./dstream/TransformedOp.js";
 import { UnionOp } from "./dstream/UnionOp.js";
-import { IllegalStateError, InvalidArgumentError, SpateError } from "./errors.js";
+import { ConfigError, IllegalStateError, InvalidArgumentError, SpateError } from "./errors.js";
 import { DStreamGraph } from "./graph/DStreamGraph.js";
 import { BufferedLogger, createLogger, type Logger } from "./log.js";
 import type { RDD, RDDEnv } from "./rdd/RDD.js";
 import { Receiver } from "./receiver/Receiver.js";
 import { SocketReceiver } from "./receiver/SocketReceiver.js";
+import type { RecordFailurePolicy } from "./rdd/failures.js";
+import { BadRecords } from "./scheduler/BadRecords.js";
 import { JobGenerator } from "./scheduler/JobGenerator.js";
 import { type CatchUpStatus, JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type ReceiverInfo, type StreamingListener } from "./scheduler/StreamingListener.js";
@@ -88,6 +91,7 @@ export class StreamingContext {
     return this.log;
   }
   private readonly bus: ListenerBus;
+  private readonly badRecords: BadRecords;
   private readonly scheduler: JobScheduler;
   private readonly generator: JobGenerator;
   private checkpointStore: CheckpointStore | undefined;
@@ -115,9 +119,14 @@ export class StreamingContext {
     this.appName = options.appName ?? "spate";
     this.conf = new SpateConf({ ...confFromEnvironment(), ...options.conf });
     this.log = options.logger ?? createLogger(this.appName);
+    this.badRecords = new BadRecords(
+      this.conf.get("spate.errors.onRecordFailure") as RecordFailurePolicy,
+      this.log,
+    );
     this.rddEnv = {
       defaultParallelism: this.conf.getNumber("spate.default.parallelism"),
       maxParallelism: this.conf.getNumber("spate.state.maxParallelism"),
+      recordFailures: this.badRecords,
     };
     this.bus = new ListenerBus((error, event) =>
       this.log.warn({ event, error }, "a streaming listener threw"),
@@ -135,6 +144,7 @@ export class StreamingContext {
       fail,
       this.batchDuration,
       () => this.clock.getTimeMillis(),
+      this.badRecords,
     );
     this.generator = new JobGenerator(this.clock, this.batchDuration, this.graph, this.scheduler, fail);
   }
@@ -261,13 +271,7 @@ export class StreamingContext {
       pending.flushTo(createLogger("spate"));
       throw e;
     }
-    const ssc = await create();
-    if (!(ssc instanceof StreamingContext)) {
-      throw new InvalidArgumentError(
-        "The create function given to getOrCreate() must return a StreamingContext (of the same spate package: a job run " +
-          "by the spate command must import spate from the project the command belongs to).",
-      );
-    }
+    const ssc = requireCreatedContext(await create(), "The create function given to getOrCreate()");
     if (ssc.current !== "initialized") {
       throw new IllegalStateError(
         "SPATE_ALREADY_STARTED",
@@ -476,6 +480,20 @@ export class StreamingContext {
     await lease?.release();
   }
 
+  /** Where "deadLetter" writes: the setting, else the checkpoint folder's `dead-letters`; required otherwise. */
+  private deadLetterDir(): string | undefined {
+    if (this.badRecords.policy !== "deadLetter") return undefined;
+    const set = this.conf.get("spate.errors.deadLetter.dir");
+    if (typeof set === "string") return path.resolve(set);
+    const store = this.checkpointStore;
+    if (store instanceof FileCheckpointStore) return path.join(store.location, "dead-letters");
+    throw new ConfigError(
+      "SPATE_INVALID_CONF",
+      'spate.errors.onRecordFailure is "deadLetter" and there is no folder to write dead letters to: set ' +
+        "spate.errors.deadLetter.dir, or checkpoint into a folder (its dead-letters subfolder is the default).",
+    );
+  }
+
   /** Serves the web UI on `spate.ui.port` (or the next free port), unless that is 0. */
   private async startUI(): Promise<void> {
     const port = this.conf.getNumber("spate.ui.port") ?? 0;
@@ -499,6 +517,7 @@ export class StreamingContext {
 
   private async startJob(): Promise<void> {
     const store = this.checkpointStore;
+    this.badRecords.deadLetterDir = this.deadLetterDir();
     this.stateStores.trackChanges = store !== undefined;
     if (store) {
       const queue = this.graph.inputs.find((s) => !s.op.inputLog?.replayable);
@@ -769,6 +788,37 @@ export class StreamingContext {
     this.stopping ??= this.stopInputs().then(() => this.releaseLease());
     this.settleTermination(error);
   }
+}
+
+/**
+ * Checks what a job's create function returned (given to getOrCreate, or exported by a module `spate run` runs):
+ * a StreamingContext of this very package, or a coded error saying what it was instead.
+ */
+export function requireCreatedContext(value: unknown, what: string): StreamingContext {
+  if (value instanceof StreamingContext) return value;
+  const o = value as { start?: unknown; awaitTermination?: unknown } | null;
+  if (
+    typeof o === "object" &&
+    o !== null &&
+    typeof o.start === "function" &&
+    typeof o.awaitTermination === "function"
+  ) {
+    // A StreamingContext of another copy of the package, where `instanceof` does not hold.
+    throw new InvalidArgumentError(
+      `${what} returned a StreamingContext of another copy of spate than the one running it. Import spate in the ` +
+        "job from the project whose spate command runs it.",
+    );
+  }
+  const got =
+    value === null || typeof value !== "object"
+      ? typeof value === "string"
+        ? JSON.stringify(value)
+        : String(value)
+      : `an object${value.constructor?.name ? ` of class ${value.constructor.name}` : ""}`;
+  throw new InvalidArgumentError(
+    `${what} returned ${got}, not a StreamingContext (or a promise of one). It must build the context, its ` +
+      "streams and outputs, and return it: const ssc = new StreamingContext(...); ...; return ssc;",
+  );
 }
 
 function toStore(dirOrStore: string | CheckpointStore): CheckpointStore {

@@ -170,6 +170,21 @@ export const SETTINGS = {
     check: (v: number) =>
       Number.isInteger(v) && v >= 1 && v <= 32768 ? undefined : "a whole number from 1 to 32768",
   },
+  "spate.errors.onRecordFailure": {
+    type: "string",
+    default: "fail",
+    doc: 'What a record does whose per-record function (map, flatMap, filter, mapValues, flatMapValues, reduce and combine functions, key functions, updateStateByKey and mapWithState functions) throws: "fail" fails the batch; "skip" drops the record, counts and logs it; "deadLetter" also writes it and its error to spate.errors.deadLetter.dir.',
+    /** Returns an explanation when the value is out of range. */
+    check: (v: string) =>
+      v === "fail" || v === "skip" || v === "deadLetter" ? undefined : 'one of "fail", "skip", "deadLetter"',
+  },
+  "spate.errors.deadLetter.dir": {
+    type: "string",
+    default: undefined,
+    doc: 'The folder of dead letters (a JSON line per dropped record, a file per batch) under "deadLetter"; unset: <checkpoint folder>/dead-letters, required without a checkpoint folder.',
+    /** Returns an explanation when the value is out of range. */
+    check: (v: string) => (v.trim() !== "" ? undefined : "a folder path"),
+  },
   "spate.default.parallelism": {
     type: "number",
     default: undefined,

@@ -107,33 +107,40 @@ export class StateError extends SpateError {
 
 /**
  * A user function threw while a batch was computed. The batch failed as a whole: every state store stays at the
- * previous batch's version.
+ * previous batch's version. The function's own error, with its stack, is the `cause`.
  */
 export class UserFunctionError extends SpateError {
   /** The stable id of the operator whose function threw. */
   readonly operatorId: string;
+  /** The operator as logs and the UI name it: `map at job.ts:12 (map-d2d06b5a)` (Spark's callSite). */
+  readonly operatorName: string;
   /** The batch time, once the scheduler knows it. */
   batchTime: number | undefined;
 
-  constructor(operatorId: string, cause: unknown, batchTime?: number) {
-    super("SPATE_USER_FUNCTION_FAILED", UserFunctionError.describe(operatorId, cause, batchTime), { cause });
+  constructor(operatorId: string, cause: unknown, batchTime?: number, operatorName: string = operatorId) {
+    super("SPATE_USER_FUNCTION_FAILED", UserFunctionError.describe(operatorName, cause, batchTime), {
+      cause,
+    });
     this.operatorId = operatorId;
+    this.operatorName = operatorName;
     this.batchTime = batchTime;
   }
 
   /** Returns the same error, completed with the batch time that failed. */
   atBatch(batchTime: number): this {
     this.batchTime = batchTime;
-    this.message = UserFunctionError.describe(this.operatorId, this.cause, batchTime);
+    this.message = UserFunctionError.describe(this.operatorName, this.cause, batchTime);
     return this;
   }
 
-  private static describe(operatorId: string, cause: unknown, batchTime?: number): string {
+  private static describe(operatorName: string, cause: unknown, batchTime?: number): string {
     const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
     const when = batchTime === undefined ? "" : `Batch ${batchTime} failed: `;
     return (
-      `${when}the function of operator "${operatorId}" threw ${what}. ` +
-      "The batch was rolled back (state stays at the previous batch); fix the function or its input and restart."
+      `${when}the function of operator ${quoteOperator(operatorName)} threw ${what}. ` +
+      "The batch was rolled back (state stays at the previous batch); fix the function or its input and restart " +
+      '(spate.errors.onRecordFailure "skip" or "deadLetter" drops such records instead; ' +
+      "spate checkpoint skip-batch passes over a batch that fails for good)."
     );
   }
 }
@@ -214,6 +221,12 @@ export class GraphMismatchError extends SpateError {
   }
 }
 
+/** An operator as errors name it (structurally the DStream that owns the function, see rdd/scope.ts). */
+export interface AttributedOperator {
+  readonly id: string;
+  readonly name: string;
+}
+
 /**
  * A stateful operator stored state that a checkpoint could not restore as it is (an instance of a class not
  * registered with `registerClasses`, a function, a Symbol, a circular object, a Promise, …). Checked before the
@@ -267,17 +280,21 @@ function describeKey(key: unknown): string {
 
 /**
  * A user function returned a Promise (or another thenable) where spate expects a value: spate's transformation
- * and state functions run synchronously, so an async one would silently store or pass on the Promise.
+ * and state functions run synchronously, so an async one would silently store or pass on the Promise. It always
+ * fails the batch: it is never dropped as a bad record under `spate.errors.onRecordFailure`.
  */
 export class AsyncFunctionError extends SpateError {
   readonly operatorId: string;
+  /** The operator as logs and the UI name it: `map at job.ts:12 (map-d2d06b5a)`. */
+  readonly operatorName: string;
   /** Which function: `map function`, `updateStateByKey function`, … */
   readonly functionKind: string;
   batchTime: number | undefined;
 
-  constructor(operatorId: string, functionKind: string, batchTime?: number) {
-    super("SPATE_ASYNC_FUNCTION", AsyncFunctionError.describe(operatorId, functionKind, batchTime));
-    this.operatorId = operatorId;
+  constructor(operator: AttributedOperator, functionKind: string, batchTime?: number) {
+    super("SPATE_ASYNC_FUNCTION", AsyncFunctionError.describe(operator.name, functionKind, batchTime));
+    this.operatorId = operator.id;
+    this.operatorName = operator.name;
     this.functionKind = functionKind;
     this.batchTime = batchTime;
   }
@@ -285,16 +302,16 @@ export class AsyncFunctionError extends SpateError {
   /** Returns the same error, completed with the batch time that failed. */
   atBatch(batchTime: number): this {
     this.batchTime = batchTime;
-    this.message = AsyncFunctionError.describe(this.operatorId, this.functionKind, batchTime);
+    this.message = AsyncFunctionError.describe(this.operatorName, this.functionKind, batchTime);
     return this;
   }
 
-  private static describe(operatorId: string, functionKind: string, batchTime?: number): string {
+  private static describe(operatorName: string, functionKind: string, batchTime?: number): string {
     const when = batchTime === undefined ? "" : `Batch ${batchTime} failed: `;
     return (
-      `${when}the ${functionKind} of operator "${operatorId}" returned a Promise (is it async?) where a value ` +
-      "is expected. Transformation and state functions run synchronously; do async work (lookups, writes) in " +
-      "foreachRDD, which may be async, or compute the value without awaiting. The batch was rolled back."
+      `${when}the ${functionKind} of operator ${quoteOperator(operatorName)} returned a Promise (is it async?) ` +
+      "where a value is expected. Transformation and state functions run synchronously; do async work (lookups, " +
+      "writes) in foreachRDD, which may be async, or compute the value without awaiting. The batch was rolled back."
     );
   }
 }
@@ -324,17 +341,29 @@ export function isThenable(r: unknown): boolean {
  * The error for a function that returned the thenable `r`; a rejection of `r` is caught, so that it is not
  * reported a second time as an unhandled rejection.
  */
-export function asyncResult(operatorId: string, functionKind: string, r: unknown): AsyncFunctionError {
+export function asyncResult(
+  operator: AttributedOperator,
+  functionKind: string,
+  r: unknown,
+): AsyncFunctionError {
   try {
     (r as PromiseLike<unknown>).then(undefined, () => {});
   } catch {
     // a thenable whose then throws: nothing to silence
   }
-  return new AsyncFunctionError(operatorId, functionKind);
+  return new AsyncFunctionError(operator, functionKind);
 }
 
-/** Wraps anything a user function threw, unless it is already attributed to an operator. */
-export function attribute(operatorId: string, error: unknown): SpateError {
+/** An operator's name in a message: a call site (`map at job.ts:12 (map-…)`) as it is, a bare id in quotes. */
+function quoteOperator(name: string): string {
+  return name.includes(" ") ? name : `"${name}"`;
+}
+
+/**
+ * Wraps anything a user function threw, unless it is already attributed to an operator: the one place where a
+ * user's error becomes a {@link UserFunctionError} naming the operator and its call site.
+ */
+export function attribute(operator: AttributedOperator, error: unknown): SpateError {
   if (error instanceof UserFunctionError) return error;
   if (
     error instanceof SpateError &&
@@ -344,5 +373,5 @@ export function attribute(operatorId: string, error: unknown): SpateError {
   ) {
     return error;
   }
-  return new UserFunctionError(operatorId, error);
+  return new UserFunctionError(operator.id, error, undefined, operator.name);
 }

@@ -25,6 +25,9 @@ function plain(value: unknown): unknown {
   if (value instanceof Error) {
     const out: Record<string, unknown> = { name: value.name, message: value.message };
     if ("code" in value) out.code = (value as { code: unknown }).code;
+    // The stack of the error a user function threw (a UserFunctionError's cause) is where its author looks first.
+    if (value.stack !== undefined) out.stack = value.stack;
+    if (value.cause !== undefined) out.cause = plain(value.cause);
     return out;
   }
   return typeof value === "bigint" ? value.toString() : value;

@@ -1,5 +1,8 @@
 // A user function that returns a Promise where spate expects a value fails its batch with SPATE_ASYNC_FUNCTION,
 // naming the operator, for every kind of function; async work belongs in foreachRDD.
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import {
   AsyncFunctionError,
   type DStream,
@@ -172,11 +175,61 @@ describe("async user functions", () => {
     const e = (await rejection(ssc.awaitIdle())) as AsyncFunctionError;
     expect(e.code).toBe("SPATE_ASYNC_FUNCTION");
     expect(e.operatorId).toBe("lookup");
-    expect(e.message).toContain('"lookup"');
+    expect(e.operatorName).toMatch(/^map at test\/async-functions\.test\.ts:\d+ \(lookup\)$/);
+    expect(e.message).toContain(`operator ${e.operatorName} returned a Promise`);
     await new Promise((r) => setTimeout(r, 50));
     expect(unhandled).toEqual([]);
     await ssc.stop();
   });
+
+  // A Promise is a bug in the function, not a bad record: skip or deadLetter never drop it.
+  for (const policy of ["skip", "deadLetter"]) {
+    for (const [name, build] of [
+      ["map", (s: DStream<number>) => s.map(async (x) => x)],
+      ["keyBy", (s: DStream<number>) => s.map((x) => x).transform((rdd) => rdd.keyBy(async (x) => x))],
+      [
+        "reduceByKey",
+        (s: DStream<number>) =>
+          s.map((x) => [x % 2, x] as [number, number]).reduceByKey(sync(async (a, b) => a + b)),
+      ],
+      [
+        "combineByKey",
+        (s: DStream<number>) =>
+          s
+            .map((x) => [`k${x}`, x] as KV)
+            .transform((rdd) =>
+              rdd.combineByKey(
+                sync(async (v: number) => v),
+                (c, v) => c + v,
+                (a, b) => a + b,
+              ),
+            ),
+      ],
+    ] as Array<[string, (s: DStream<number>) => DStream<unknown>]>) {
+      it(`fail the batch under onRecordFailure "${policy}": ${name}`, async () => {
+        const clock = new ManualClock(0);
+        const dir = mkdtempSync(path.join(tmpdir(), "spate-async-"));
+        const ssc = new StreamingContext({
+          batchDuration: 1000,
+          clock,
+          conf: { "spate.errors.onRecordFailure": policy, "spate.errors.deadLetter.dir": dir },
+        });
+        const failed: number[] = [];
+        ssc.addStreamingListener({
+          onBatchCompleted: ({ batchInfo }) => void failed.push(batchInfo.numRecordsFailed ?? 0),
+        });
+        build(ssc.queueStream([[1, 2, 3]])).foreachRDD(async (rdd) => void (await rdd.collect()));
+        await ssc.start();
+        clock.advance(1000);
+        const e = (await rejection(ssc.awaitIdle())) as AsyncFunctionError;
+        expect(e.code).toBe("SPATE_ASYNC_FUNCTION");
+        expect(e.batchTime).toBe(1000);
+        expect(failed.every((n) => n === 0)).toBe(true);
+        expect(readdirSync(dir)).toEqual([]);
+        await ssc.stop();
+      });
+    }
+  }
 
   it("are allowed in foreachRDD", async () => {
     const clock = new ManualClock(0);

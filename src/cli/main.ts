@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // The `spate` command: run a job module, inspect or verify a checkpoint folder.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError as CommanderArgumentError } from "commander";
 import { FileCheckpointStore } from "../checkpoint/FileCheckpointStore.js";
 import { type CheckpointReport, inspectCheckpoint } from "../checkpoint/inspect.js";
-import { SpateError } from "../errors.js";
+import { type SkipBatchPlan, skipBatch } from "../checkpoint/skipBatch.js";
+import { InvalidArgumentError, SpateError } from "../errors.js";
 import type { CreateJob } from "../job.js";
 import { createLogger } from "../log.js";
-import { StreamingContext } from "../StreamingContext.js";
+import { requireCreatedContext, StreamingContext } from "../StreamingContext.js";
 
 type Create = CreateJob;
 
@@ -113,35 +115,9 @@ async function loadJob(modulePath: string): Promise<Create> {
   return checked(modulePath, create as Create);
 }
 
-/** A StreamingContext, maybe of another copy of the package (where `instanceof` does not hold). */
-function looksLikeContext(x: unknown): boolean {
-  const o = x as { start?: unknown; awaitTermination?: unknown } | null;
-  return (
-    typeof o === "object" &&
-    o !== null &&
-    typeof o.start === "function" &&
-    typeof o.awaitTermination === "function"
-  );
-}
-
 /** The job's create function, failing with a coded error when what it returns is not a StreamingContext. */
 function checked(modulePath: string, create: Create): Create {
-  return async (job) => {
-    const ssc: unknown = await create(job);
-    if (ssc instanceof StreamingContext) return ssc;
-    const what =
-      ssc === null || typeof ssc !== "object"
-        ? String(ssc)
-        : `an object${ssc.constructor?.name ? ` of class ${ssc.constructor.name}` : ""}`;
-    throw new SpateError(
-      "SPATE_INVALID_ARGUMENT",
-      looksLikeContext(ssc)
-        ? `The create function of ${modulePath} returned a StreamingContext of another copy of spate than the one ` +
-            "running the command. Import spate in the job from the project whose spate command runs it."
-        : `The create function of ${modulePath} returned ${what}, not a StreamingContext. It must build the ` +
-            "context and return it: const ssc = new StreamingContext(...); ...; return ssc;",
-    );
-  };
+  return async (job) => requireCreatedContext(await create(job), `The create function of ${modulePath}`);
 }
 
 /** A checkpoint folder to read: one that exists and is a folder, else a coded error saying what is wrong. */
@@ -318,7 +294,65 @@ export function program(): Command {
         process.exitCode = 1;
       }
     });
+  checkpoint
+    .command("skip-batch")
+    .description(
+      "record a batch that fails for good (a poison record) as completed with its input DROPPED, so that a restart " +
+        "goes on with the next batch; refuses while a job runs on the folder",
+    )
+    .argument("<dir>")
+    .argument("<batchTime>", "the time of the failing batch, as its error says (Batch <time> failed)")
+    .option("--yes", "do not ask for confirmation")
+    .action(async (dir: string, time: string, opts: { yes?: boolean }) => {
+      const batchTime = Number(time);
+      if (!Number.isSafeInteger(batchTime) || batchTime <= 0) {
+        throw new InvalidArgumentError(
+          `The batch time must be a whole number of ms > 0 (got ${JSON.stringify(time)}).`,
+        );
+      }
+      const { written } = await skipBatch(existingCheckpointFolder(dir), batchTime, {
+        log: createLogger("spate"),
+        confirm: async (plan) => {
+          process.stdout.write(describeSkip(plan));
+          if (opts.yes) return true;
+          const rl = createInterface({ input: process.stdin, output: process.stdout });
+          try {
+            return (
+              (
+                await rl.question(`Skip batch ${batchTime} and drop its input? Type "yes" to go on: `)
+              ).trim() === "yes"
+            );
+          } finally {
+            rl.close();
+          }
+        },
+      });
+      if (written) {
+        process.stdout.write(`batch ${batchTime} skipped: ${written} written; restart the job to go on.\n`);
+      } else {
+        process.stdout.write("nothing written.\n");
+        process.exitCode = 1;
+      }
+    });
   return cli;
+}
+
+function describeSkip(plan: SkipBatchPlan): string {
+  const out = [
+    `Batch ${plan.batchTime} of ${plan.location} (checkpoint ${plan.checkpoint}) will be recorded as completed ` +
+      "without running its outputs. Its input is DROPPED and will never be processed:",
+  ];
+  if (plan.inputs.length === 0) out.push("  (no input was recorded for it)");
+  for (const i of plan.inputs) {
+    const shown =
+      i.items.slice(0, 20).join(", ") + (i.items.length > 20 ? `, … (${i.items.length - 20} more)` : "");
+    out.push(`  ${i.streamId} (${i.kind}): ${i.dropped} ${i.unit}${shown ? `: ${shown}` : ""}`);
+  }
+  out.push(
+    "State stays as after the batch before; the batches after it run as usual" +
+      (plan.pendingAfter > 0 ? ` (${plan.pendingAfter} pending).` : "."),
+  );
+  return `${out.join("\n")}\n`;
 }
 
 /** Runs the command line; any failure prints one line (with its code) and exits 1. */

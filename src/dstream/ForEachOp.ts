@@ -1,5 +1,6 @@
 import type { DStream } from "../DStream.js";
 import type { RDD } from "../rdd/RDD.js";
+import type { OperatorScope } from "../rdd/scope.js";
 import type { Operator } from "./Operator.js";
 
 /** A job of one output operation for one batch. */
@@ -8,6 +9,8 @@ export interface Job {
   readonly outputId: string;
   /** The output operation's name in logs and the UI: the one given to foreachRDD, or its kind. */
   readonly name: string;
+  /** The output operation, as errors and logs name it. */
+  readonly output: OperatorScope;
   run(): Promise<void>;
 }
 
@@ -37,6 +40,6 @@ export class ForEachOp<T> implements Operator<T> {
     const rdd = self.getOrCompute(time);
     if (!rdd) return undefined;
     const fn = this.fn;
-    return { time, outputId: self.id, name: this.name, run: async () => fn(rdd, time) };
+    return { time, outputId: self.id, name: this.name, output: self, run: async () => fn(rdd, time) };
   }
 }

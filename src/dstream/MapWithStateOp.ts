@@ -1,5 +1,6 @@
 import type { DStream } from "../DStream.js";
-import { asyncResult, attribute, isThenable, SpateError } from "../errors.js";
+import { asyncResult, isThenable, SpateError } from "../errors.js";
+import { recordFailureHandler } from "../rdd/failures.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { StateHandle, type StateSpec } from "../State.js";
@@ -58,13 +59,15 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
     const provider = self.context.stateStores;
     const fn = this.spec.mappingFunction;
     const timeout = this.spec.getTimeout();
-    const scope = self.id;
     const options = this.storeOptions();
     const computedAt = this.computedAt;
+    // Under skip, a record the function throws on leaves its key's state as it was before that record: the
+    // store is written only after the function returns.
+    const failed = recordFailureHandler(self.context.rddEnv.recordFailures, self);
     return new RDD<M>(
       this.partitioner.numPartitions,
       (p, emit) => {
-        const store = provider.getStore<K, S>(scope, p, options);
+        const store = provider.getStore<K, S>(self.id, p, options);
         const state = new StateHandle<S>();
         computedAt[p] = time;
         data?.iterate(p, (kv) => {
@@ -75,7 +78,8 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
           try {
             mapped = fn(key, kv[1], state, time);
           } catch (e) {
-            throw attribute(scope, e);
+            failed(e, kv);
+            return;
           }
           if (state.removed) store.remove(key);
           else if (state.updated || (state.exists() && (timeout !== undefined || state.holdsObject()))) {
@@ -86,7 +90,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
           if (mapped !== undefined) {
             // Inline checks keep the call off the path of primitive and array (pair) results.
             if (typeof mapped === "object" && !Array.isArray(mapped) && isThenable(mapped)) {
-              throw asyncResult(scope, "mapWithState function", mapped);
+              throw asyncResult(self, "mapWithState function", mapped);
             }
             emit(mapped);
           }
@@ -98,10 +102,12 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
             try {
               mapped = fn(entry.key, undefined, state, time);
             } catch (e) {
-              throw attribute(scope, e);
+              // The key times out all the same; only what the function would have returned is lost.
+              failed(e, [entry.key, undefined]);
+              mapped = undefined;
             }
             if (typeof mapped === "object" && isThenable(mapped)) {
-              throw asyncResult(scope, "mapWithState function", mapped);
+              throw asyncResult(self, "mapWithState function", mapped);
             }
             store.remove(entry.key);
             if (mapped !== undefined) emit(mapped);

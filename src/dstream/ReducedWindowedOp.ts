@@ -123,11 +123,10 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
     const olds = oldRDDs.map(align);
     const news = newRDDs.map(align);
     const { invFn, filterFn } = this;
-    const scope = self.id;
     const reduce = this.reduceFn;
     const reduceFn = (a: V, b: V): V => {
       const r = reduce(a, b);
-      if (isThenable(r)) throw asyncResult(scope, "reduce function", r);
+      if (isThenable(r)) throw asyncResult(self, "reduce function", r);
       return r;
     };
     return new RDD<[K, V]>(
@@ -182,19 +181,19 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
             } else {
               value = m.prev as V;
               if (m.hasOld) value = invFn(value, m.old as V);
-              if (isThenable(value)) throw asyncResult(scope, "inverse reduce function", value);
+              if (isThenable(value)) throw asyncResult(self, "inverse reduce function", value);
               if (m.hasAdded) value = reduceFn(value, m.added as V);
             }
             const kv: [K, V] = [k, value];
             if (!filterFn) emit(kv);
             else {
               const keep = filterFn(kv);
-              if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
+              if (isThenable(keep)) throw asyncResult(self, "filter function", keep);
               if (keep) emit(kv);
             }
           });
         } catch (e) {
-          throw attribute(scope, e);
+          throw attribute(self, e);
         }
       },
       self.context.rddEnv,

@@ -1,5 +1,6 @@
 import type { DStream } from "../DStream.js";
-import { asyncResult, attribute, isThenable } from "../errors.js";
+import { asyncResult, isThenable } from "../errors.js";
+import { recordFailureHandler } from "../rdd/failures.js";
 import { KeyMap } from "../rdd/keys.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
@@ -52,11 +53,12 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
     const data = this.parent.getOrCompute(time)?.partitionBy(this.partitioner);
     const provider = self.context.stateStores;
     const { updateFn } = this;
-    const scope = self.id;
+    // Under skip, a key whose function throws keeps the state it had before this batch's values.
+    const failed = recordFailureHandler(self.context.rddEnv.recordFailures, self);
     return new RDD<[K, S]>(
       this.partitioner.numPartitions,
       (p, emit) => {
-        const store = provider.getStore<K, S>(scope, p);
+        const store = provider.getStore<K, S>(self.id, p);
         const grouped = new KeyMap<K, V[]>();
         data?.iterate(p, ([k, v]) => {
           const vs = grouped.get(k);
@@ -68,12 +70,14 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
           try {
             next = updateFn(values, state, k, time);
           } catch (e) {
-            throw attribute(scope, e);
+            failed(e, [k, values]);
+            if (state !== undefined) emit([k, state]);
+            return;
           }
           // A state returned even unchanged (mutated in place) is put: it counts as changed for checkpoints.
           if (next === undefined) store.remove(k);
           else if (typeof next === "object" && isThenable(next))
-            throw asyncResult(scope, "updateStateByKey function", next);
+            throw asyncResult(self, "updateStateByKey function", next);
           else {
             store.put(k, next, time);
             emit([k, next]);

@@ -27,7 +27,7 @@ export class TransformedOp<T> implements Operator<T> {
   compute(time: number, self: DStream<T>): RDD<T> | undefined {
     const rdds = this.parents.map((p) => p.getOrCompute(time) ?? RDD.empty(self.context.rddEnv));
     const out = this.fn(rdds, time);
-    if (isThenable(out)) throw asyncResult(self.id, "transform function", out);
+    if (isThenable(out)) throw asyncResult(self, "transform function", out);
     if (!(out instanceof RDD)) {
       throw new InvalidArgumentError(
         `The function of transform must return an RDD (got ${out === null ? "null" : typeof out}); return e.g. rdd.map(...).`,

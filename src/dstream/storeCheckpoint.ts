@@ -19,7 +19,7 @@ export function storeCheckpoint<T>(
     try {
       return fn(x);
     } catch (e) {
-      throw attribute(self.id, e);
+      throw attribute(self, e);
     }
   };
   return {

@@ -123,7 +123,7 @@ export class DStreamGraph {
       try {
         s.getOrCompute(time)?.materialize();
       } catch (e) {
-        throw attribute(s.id, e);
+        throw attribute(s, e);
       }
     }
   }

@@ -1,7 +1,8 @@
 import { asyncResult, attribute, InvalidArgumentError, isThenable } from "../errors.js";
+import { type RecordFailureHandler, type RecordFailureSink, recordFailureHandler } from "./failures.js";
 import { compareValues, KeyMap } from "./keys.js";
 import { HashPartitioner, type Partitioner } from "./Partitioner.js";
-import { currentOperator } from "./scope.js";
+import { currentOperator, DRIVER, type OperatorScope } from "./scope.js";
 
 /** Receives one record of a partition. Partitions are computed by pushing records, so narrow operations fuse. */
 export type Emit<T> = (record: T) => void;
@@ -13,6 +14,8 @@ export interface RDDEnv {
   readonly defaultParallelism: number | undefined;
   /** `spate.state.maxParallelism`: the key groups of hash partitioners (default 128). */
   readonly maxParallelism?: number;
+  /** Where records go that a per-record function threw on, under `spate.errors.onRecordFailure`; unset: fail. */
+  readonly recordFailures?: RecordFailureSink;
 }
 
 const NO_ENV: RDDEnv = { defaultParallelism: undefined };
@@ -51,7 +54,7 @@ function materialized(): never {
  */
 export class RDD<T> {
   /** The operator this RDD was created for, to which its functions' errors are attributed. */
-  readonly scope: string;
+  readonly scope: OperatorScope;
   private cached: Array<T[] | undefined> | undefined;
   /** Partitions cached so far: once all are, the lineage (`computeFn` and what it holds) is let go. */
   private cachedCount = 0;
@@ -64,9 +67,9 @@ export class RDD<T> {
     private computeFn: Compute<T>,
     readonly env: RDDEnv = NO_ENV,
     readonly partitioner?: Partitioner,
-    scope?: string,
+    scope?: OperatorScope,
   ) {
-    this.scope = scope ?? currentOperator() ?? "driver";
+    this.scope = scope ?? currentOperator() ?? DRIVER;
   }
 
   /** An RDD with no partitions. */
@@ -236,8 +239,13 @@ export class RDD<T> {
     return new RDD<U>(numPartitions, compute, this.env, partitioner);
   }
 
-  private scopeOfNew(): string {
+  private scopeOfNew(): OperatorScope {
     return currentOperator() ?? this.scope;
+  }
+
+  /** What the per-record functions of `scope` do with a record they throw on (fail, or drop it). */
+  private onRecordFailure(scope: OperatorScope): RecordFailureHandler {
+    return recordFailureHandler(this.env.recordFailures, scope);
   }
 
   // ---- narrow transformations -------------------------------------------------------------------------------
@@ -245,57 +253,64 @@ export class RDD<T> {
   /** An RDD of `fn` applied to every record. */
   map<U>(fn: (x: T) => U): RDD<U> {
     const scope = this.scopeOfNew();
-    return this.derive((p, emit) =>
+    const failed = this.onRecordFailure(scope);
+    return this.derive((p, emit) => {
+      let failures = 0;
       this.iterate(p, (x) => {
         let y: U;
         try {
           y = fn(x);
         } catch (e) {
-          throw attribute(scope, e);
+          failed(e, x, `${p}:${failures++}`);
+          return;
         }
         if (typeof y === "object" && !Array.isArray(y) && isThenable(y))
           throw asyncResult(scope, "map function", y);
         emit(y);
-      }),
-    );
+      });
+    });
   }
 
   /** An RDD of the records `fn` returns for every record, flattened. */
   flatMap<U>(fn: (x: T) => Iterable<U>): RDD<U> {
     const scope = this.scopeOfNew();
-    return this.derive((p, emit) =>
+    const failed = this.onRecordFailure(scope);
+    return this.derive((p, emit) => {
+      let failures = 0;
       this.iterate(p, (x) => {
         let ys: Iterable<U>;
         try {
           ys = fn(x);
         } catch (e) {
-          throw attribute(scope, e);
+          failed(e, x, `${p}:${failures++}`);
+          return;
         }
         if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
         else if (isThenable(ys)) throw asyncResult(scope, "flatMap function", ys);
         else for (const y of ys) emit(y);
-      }),
-    );
+      });
+    });
   }
 
   /** An RDD of the records for which `fn` returns true. */
   filter(fn: (x: T) => boolean): RDD<T> {
     const scope = this.scopeOfNew();
-    return this.derive(
-      (p, emit) =>
-        this.iterate(p, (x) => {
-          let keep: boolean;
-          try {
-            keep = fn(x);
-          } catch (e) {
-            throw attribute(scope, e);
-          }
-          if (keep === true) emit(x);
-          else if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
-          else if (keep) emit(x);
-        }),
-      this.partitioner,
-    );
+    const failed = this.onRecordFailure(scope);
+    return this.derive((p, emit) => {
+      let failures = 0;
+      this.iterate(p, (x) => {
+        let keep: boolean;
+        try {
+          keep = fn(x);
+        } catch (e) {
+          failed(e, x, `${p}:${failures++}`);
+          return;
+        }
+        if (keep === true) emit(x);
+        else if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
+        else if (keep) emit(x);
+      });
+    }, this.partitioner);
   }
 
   /** Calls `fn` once per partition with its records (an array) and the partition index. */
@@ -372,17 +387,19 @@ export class RDD<T> {
   /** Sorts all records by `fn(record)`, then splits them in order over the same number of partitions. */
   sortBy<K>(fn: (x: T) => K, ascending = true, numPartitions = this.numPartitions): RDD<T> {
     const scope = this.scopeOfNew();
+    const failed = this.onRecordFailure(scope);
     let sorted: T[][] | undefined;
     const n = Math.max(1, numPartitions);
     return this.derive(
       (p, emit) => {
         if (!sorted) {
-          const all = this.collectSync();
-          let keyed: Array<[K, T]>;
-          try {
-            keyed = all.map((x) => [fn(x), x]);
-          } catch (e) {
-            throw attribute(scope, e);
+          const keyed: Array<[K, T]> = [];
+          for (const x of this.collectSync()) {
+            try {
+              keyed.push([fn(x), x]);
+            } catch (e) {
+              failed(e, x);
+            }
           }
           for (const [k] of keyed) if (isThenable(k)) throw asyncResult(scope, "sortBy key function", k);
           const sign = ascending ? 1 : -1;
@@ -418,39 +435,41 @@ export class RDD<T> {
   /** Pairs with `fn` applied to every value, keys and partitioning kept. */
   mapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => U): RDD<[K, U]> {
     const scope = this.scopeOfNew();
-    return this.derive(
-      (p, emit) =>
-        this.iterate(p, (kv) => {
-          let u: U;
-          try {
-            u = fn(kv[1]);
-          } catch (e) {
-            throw attribute(scope, e);
-          }
-          if (typeof u === "object" && isThenable(u)) throw asyncResult(scope, "mapValues function", u);
-          emit([kv[0], u]);
-        }),
-      this.partitioner,
-    );
+    const failed = this.onRecordFailure(scope);
+    return this.derive((p, emit) => {
+      let failures = 0;
+      this.iterate(p, (kv) => {
+        let u: U;
+        try {
+          u = fn(kv[1]);
+        } catch (e) {
+          failed(e, kv, `${p}:${failures++}`);
+          return;
+        }
+        if (typeof u === "object" && isThenable(u)) throw asyncResult(scope, "mapValues function", u);
+        emit([kv[0], u]);
+      });
+    }, this.partitioner);
   }
 
   /** Pairs with every value replaced by the values `fn` returns for it, keys kept. */
   flatMapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => Iterable<U>): RDD<[K, U]> {
     const scope = this.scopeOfNew();
-    return this.derive(
-      (p, emit) =>
-        this.iterate(p, (kv) => {
-          let us: Iterable<U>;
-          try {
-            us = fn(kv[1]);
-          } catch (e) {
-            throw attribute(scope, e);
-          }
-          if (isThenable(us)) throw asyncResult(scope, "flatMapValues function", us);
-          for (const u of us) emit([kv[0], u]);
-        }),
-      this.partitioner,
-    );
+    const failed = this.onRecordFailure(scope);
+    return this.derive((p, emit) => {
+      let failures = 0;
+      this.iterate(p, (kv) => {
+        let us: Iterable<U>;
+        try {
+          us = fn(kv[1]);
+        } catch (e) {
+          failed(e, kv, `${p}:${failures++}`);
+          return;
+        }
+        if (isThenable(us)) throw asyncResult(scope, "flatMapValues function", us);
+        for (const u of us) emit([kv[0], u]);
+      });
+    }, this.partitioner);
   }
 
   /** The keys of the pairs. */
@@ -489,6 +508,7 @@ export class RDD<T> {
         ? numPartitionsOrPartitioner
         : this.defaultPartitioner(numPartitionsOrPartitioner);
     const scope = this.scopeOfNew();
+    const failed = this.onRecordFailure(scope);
     let buckets: Array<Array<[K, C]>> | undefined;
     const shuffle = (): Array<Array<[K, C]>> => {
       const n = partitioner.numPartitions;
@@ -498,6 +518,7 @@ export class RDD<T> {
           const k = kv[0];
           const m = maps[n === 1 ? 0 : partitioner.getPartition(k)]!;
           const entry = m.get(k);
+          // A value the functions throw on is dropped (under skip): its key's combiner stays as it was.
           try {
             if (entry === undefined) {
               const c = createCombiner(kv[1]);
@@ -505,7 +526,7 @@ export class RDD<T> {
               m.set(k, [k, c]);
             } else entry[1] = mergeValue(entry[1], kv[1]);
           } catch (e) {
-            throw attribute(scope, e);
+            failed(e, kv);
           }
         });
       }

@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { runAs } from "../rdd/scope.js";
 import type { StateStoreProvider } from "../state/StateStore.js";
 import { BatchSummary } from "./BatchSummary.js";
+import type { BadRecords } from "./BadRecords.js";
 import type { BatchInfo, ListenerBus } from "./StreamingListener.js";
 
 interface PendingBatch {
@@ -86,6 +87,7 @@ export class JobScheduler {
     private readonly onFailure: (error: unknown) => void,
     private readonly batchDuration: number,
     now: () => number = wallClock,
+    private readonly badRecords?: BadRecords,
   ) {
     this.summary = new BatchSummary(log, now);
   }
@@ -248,9 +250,9 @@ export class JobScheduler {
         op.startTime = wallClock();
         this.bus.post("onOutputOperationStarted", () => ({ outputOperationInfo: op }));
         try {
-          await runAs(job.outputId, () => job.run());
+          await runAs(job.output, time, () => job.run());
         } catch (e) {
-          const error = attribute(job.outputId, e);
+          const error = attribute(job.output, e);
           op.failureReason = error.message;
           throw error;
         } finally {
@@ -258,8 +260,15 @@ export class JobScheduler {
           this.bus.post("onOutputOperationCompleted", () => ({ outputOperationInfo: op }));
         }
       }
+      // Dead letters are durable before the batch can be checkpointed as complete.
+      const dropped = await this.badRecords?.end(time);
+      if (dropped) {
+        info.recordsFailedByOperator = dropped;
+        info.numRecordsFailed = Object.values(dropped).reduce((a, b) => a + b, 0);
+      }
       this.stores.commitAll(time);
     } catch (e) {
+      this.badRecords?.discard(time);
       this.stores.abortAll();
       const error = atBatch(e, time);
       this.failure = error;
@@ -270,6 +279,7 @@ export class JobScheduler {
           batchTime: time,
           operatorId: (error as { operatorId?: unknown }).operatorId,
           output: info.outputOperations.find((o) => o.failureReason !== undefined)?.name,
+          operator: (error as { operatorName?: unknown }).operatorName,
           code: (error as { code?: unknown }).code,
           error,
         },
@@ -309,6 +319,7 @@ export class JobScheduler {
       {
         batchTime: time,
         records: info.numRecords,
+        ...(info.numRecordsFailed ? { recordsFailed: info.numRecordsFailed } : {}),
         processingMs: info.processingDelay,
         schedulingDelayMs: info.schedulingDelay,
         stateKeys,

@@ -30,6 +30,13 @@ export interface BatchInfo {
   totalDelay?: number;
   readonly outputOperations: OutputOperationInfo[];
   failureReason?: string;
+  /**
+   * Records dropped because a per-record function threw on them (`spate.errors.onRecordFailure` "skip" or
+   * "deadLetter"), by operator id; absent when none were.
+   */
+  recordsFailedByOperator?: Readonly<Record<string, number>>;
+  /** The sum of `recordsFailedByOperator`. */
+  numRecordsFailed?: number;
 }
 
 /** One data checkpoint of one stateful operator. */

@@ -99,6 +99,7 @@ export class StreamingJobProgressListener implements StreamingListener {
   private totalFailed = 0;
   private totalReceivedRecords = 0;
   private totalProcessedRecords = 0;
+  private totalFailedRecords = 0;
   private readonly recordsPerStream = new Map<string, number>();
   private readonly receiverStatus = new Map<string, ReceiverStatus>();
   private readonly checkpointsByOperator = new Map<string, OperatorCheckpoints>();
@@ -141,6 +142,7 @@ export class StreamingJobProgressListener implements StreamingListener {
     this.totalCompleted++;
     if (batchInfo.failureReason !== undefined) this.totalFailed++;
     this.totalProcessedRecords += batchInfo.numRecords;
+    this.totalFailedRecords += batchInfo.numRecordsFailed ?? 0;
     this.observer.batchCompleted?.(batchInfo);
   }
 
@@ -248,6 +250,11 @@ export class StreamingJobProgressListener implements StreamingListener {
 
   get numTotalProcessedRecords(): number {
     return this.totalProcessedRecords;
+  }
+
+  /** Records dropped because a per-record function threw on them (`spate.errors.onRecordFailure`). */
+  get numTotalFailedRecords(): number {
+    return this.totalFailedRecords;
   }
 
   get numUnprocessedBatches(): number {

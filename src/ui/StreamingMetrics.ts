@@ -24,6 +24,7 @@ export class StreamingMetrics implements ProgressObserver {
   private readonly batchesFailed: Counter;
   private readonly recordsReceived: Counter<"stream">;
   private readonly recordsProcessed: Counter;
+  private readonly recordsFailed: Counter<"operator">;
   private readonly schedulingDelay: Histogram;
   private readonly processingTime: Histogram;
   private readonly totalDelay: Histogram;
@@ -65,6 +66,12 @@ export class StreamingMetrics implements ProgressObserver {
     this.recordsProcessed = new Counter({
       name: "spate_streaming_records_processed_total",
       help: "Records of completed batches.",
+      registers,
+    });
+    this.recordsFailed = new Counter({
+      name: "spate_streaming_records_failed_total",
+      help: "Records dropped because a per-record function threw on them (spate.errors.onRecordFailure skip or deadLetter), by operator.",
+      labelNames: ["operator"],
       registers,
     });
     const histogram = (name: string, help: string) =>
@@ -196,6 +203,8 @@ export class StreamingMetrics implements ProgressObserver {
     this.batchesCompleted.inc();
     if (info.failureReason !== undefined) this.batchesFailed.inc();
     this.recordsProcessed.inc(info.numRecords);
+    const failed = info.recordsFailedByOperator;
+    if (failed) for (const [operator, n] of Object.entries(failed)) this.recordsFailed.inc({ operator }, n);
     this.processingTime.observe(seconds(info.processingDelay));
     this.totalDelay.observe(seconds(info.totalDelay));
     this.lastSchedulingDelay.set(seconds(info.schedulingDelay));

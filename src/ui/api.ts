@@ -31,6 +31,8 @@ export interface StreamingStatisticsJson {
   appName: string;
   state: string;
   numTotalFailedBatches: number;
+  /** Records dropped because a per-record function threw on them (spate.errors.onRecordFailure). */
+  numFailedRecords: number;
   /** After a restart: the batches it runs (pending at the stop, then the down time's), and how far it is. */
   catchUp?: CatchUpJson;
   /** When getOrCreate restored the context: the checkpoint it resumed from. */
@@ -148,6 +150,8 @@ export interface InputStreamJson {
 export interface OperatorJson {
   id: string;
   kind: string;
+  /** `kind at file:line (id)`: where the job's code created the operator. */
+  name: string;
   numPartitions: number;
   numKeys?: number;
   estimatedBytes?: number;
@@ -237,6 +241,7 @@ export class StreamingApi {
           batchTime: iso(p.restoredFrom.batchTime),
           writtenAt: iso(p.restoredFrom.writtenAt)!,
         }),
+      numFailedRecords: p.numTotalFailedRecords,
     });
   }
 
@@ -423,6 +428,7 @@ export class StreamingApi {
       return compact({
         id: op.id,
         kind: op.kind,
+        name: op.name,
         numPartitions: op.numPartitions,
         numKeys: op.numKeys,
         estimatedBytes: op.estimatedBytes,

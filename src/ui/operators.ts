@@ -7,6 +7,8 @@ import type { StreamingContext } from "../StreamingContext.js";
 export interface OperatorState {
   readonly id: string;
   readonly kind: string;
+  /** `kind at file:line (id)`: where the job's code created it. */
+  readonly name: string;
   readonly numPartitions: number;
   /** Keys held now; undefined when the operator has computed no batch yet. */
   readonly numKeys: number | undefined;
@@ -45,6 +47,7 @@ function ofStores(stream: DStream<any>, stores: StateStore<unknown, unknown>[]):
   return {
     id: stream.id,
     kind: stream.op.kind,
+    name: stream.name,
     numPartitions: stores.length,
     numKeys,
     estimatedBytes: estimate(keys, states, numKeys),
@@ -56,7 +59,7 @@ function ofStores(stream: DStream<any>, stores: StateStore<unknown, unknown>[]):
  * batch that completed. Only an RDD that batch already computed and kept is read, so nothing is computed here.
  */
 function ofLastRDD(stream: DStream<any>, upTo: number | undefined): OperatorState {
-  const base = { id: stream.id, kind: stream.op.kind };
+  const base = { id: stream.id, kind: stream.op.kind, name: stream.name };
   const times = upTo === undefined ? [] : stream.generatedTimes().filter((t) => t <= upTo);
   const rdd = times.length > 0 ? stream.getOrCompute(Math.max(...times)) : undefined;
   if (!rdd?.isPersisted)

@@ -28,13 +28,18 @@ function spawnJob(
   dirs: Dirs,
   mode: "crash" | "final",
   parallelism: number,
+  badRecords: boolean,
 ): { child: ChildProcess; started: Promise<void>; log: string[] } {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", JOB, dirs.checkpoint, dirs.input, dirs.output, mode, String(parallelism)],
     {
       cwd: root,
-      env: { ...process.env, SPATE_LOG_LEVEL: "warn" },
+      env: {
+        ...process.env,
+        SPATE_LOG_LEVEL: "warn",
+        ...(badRecords ? { SPATE_CRASH_BAD_RECORDS: "1" } : {}),
+      },
       stdio: ["pipe", "pipe", "pipe"],
     },
   );
@@ -90,9 +95,13 @@ function readLines(dir: string): string[] {
     );
 }
 
+/** A line the job's function throws on (with bad records on): dropped, so counted nowhere. */
+const isPoison = (line: string) => line.includes(" poison");
+
 function countWords(lines: string[]): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const l of lines) for (const w of l.split(" ")) if (w) counts.set(w, (counts.get(w) ?? 0) + 1);
+  for (const l of lines.filter((x) => !isPoison(x)))
+    for (const w of l.split(" ")) if (w) counts.set(w, (counts.get(w) ?? 0) + 1);
   return counts;
 }
 
@@ -101,6 +110,18 @@ const sorted = (m: Map<string, number>) =>
 
 describe("crash recovery", () => {
   it(`keeps state exactly-once across ${KILLS} SIGKILLs of the job`, { timeout: 120_000 }, async () => {
+    await crashRun(KILLS, false);
+  });
+
+  it("with bad records dropped (spate.errors.onRecordFailure deadLetter), keeps the others exactly-once and writes each bad record once across SIGKILLs", {
+    timeout: 120_000,
+  }, async () => {
+    await crashRun(8, true);
+  });
+});
+
+async function crashRun(kills: number, badRecords: boolean): Promise<void> {
+  {
     const base = mkdtempSync(path.join(tmpdir(), "spate-crash-"));
     const dirs: Dirs = {
       checkpoint: path.join(base, "checkpoint"),
@@ -124,7 +145,8 @@ describe("crash recovery", () => {
           { length: 1 + Math.floor(random() * 6) },
           () => VOCABULARY[Math.floor(random() * VOCABULARY.length)],
         );
-        return `${name}:${i} ${words.join(" ")}`;
+        const poison = badRecords && random() < 0.15 ? " poison" : "";
+        return `${name}:${i}${poison} ${words.join(" ")}`;
       });
       allLines.push(...lines);
       const tmp = path.join(dirs.input, `.${name}.tmp`);
@@ -144,8 +166,8 @@ describe("crash recovery", () => {
       return parallelism;
     };
     try {
-      for (let k = 0; k < KILLS; k++) {
-        const { child, started, log } = spawnJob(dirs, "crash", maybeRescale());
+      for (let k = 0; k < kills; k++) {
+        const { child, started, log } = spawnJob(dirs, "crash", maybeRescale(), badRecords);
         if (k % 5 === 4) {
           await sleep(150 + random() * 400); // often during startup and recovery
         } else {
@@ -169,7 +191,7 @@ describe("crash recovery", () => {
     expect(failures).toEqual([]);
     console.log(`crash test parallelism per run: ${parallelisms.join(" ")}`);
 
-    const final = spawnJob(dirs, "final", parallelism === 3 ? 2 : 3);
+    const final = spawnJob(dirs, "final", parallelism === 3 ? 2 : 3, badRecords);
     await final.started;
     await sleep(8 * BATCH);
     final.child.stdin!.write("stop\n");
@@ -252,5 +274,34 @@ describe("crash recovery", () => {
       const windowLines = [t - 2 * BATCH, t - BATCH, t].flatMap((u) => inputOf.get(u) ?? []);
       expect(sorted(parseTuples(dir)), `window-${t}`).toEqual(sorted(countWords(windowLines)));
     }
-  });
-});
+
+    // Every bad record is in the dead-letter folder exactly once, in the file of the batch that read it, however
+    // often that batch ran.
+    if (badRecords) {
+      const poison = allLines.filter(isPoison);
+      expect(poison.length).toBeGreaterThan(0);
+      const letters = path.join(dirs.output, "dead-letters");
+      const written = readdirSync(letters)
+        .filter((n) => n.endsWith(".jsonl"))
+        .flatMap((f) =>
+          readFileSync(path.join(letters, f), "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => {
+              const letter = JSON.parse(l) as {
+                batchTime: number;
+                record: string;
+                error: { message: string };
+              };
+              expect(f).toBe(`batch-${String(letter.batchTime).padStart(16, "0")}.jsonl`);
+              expect(inputOf.get(letter.batchTime)).toContain(letter.record);
+              expect(letter.error.message).toContain("poison");
+              return letter.record;
+            }),
+        );
+      expect(written.sort()).toEqual(poison.sort());
+    } else {
+      expect(existsSync(path.join(dirs.output, "dead-letters"))).toBe(false);
+    }
+  }
+}

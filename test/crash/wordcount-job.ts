@@ -24,6 +24,8 @@ const [checkpointDir, inputDir, outputDir, mode, parallelism = "2"] = process.ar
   string?,
 ];
 const BATCH = 200;
+/** The job drops lines with the word "poison" (its function throws on them) and writes them as dead letters. */
+const badRecords = process.env.SPATE_CRASH_BAD_RECORDS === "1";
 
 function appendDurably(file: string, line: string): void {
   appendFileSync(file, line);
@@ -75,12 +77,21 @@ function create(): StreamingContext {
       "spate.checkpoint.interval": 2 * BATCH,
       "spate.checkpoint.retain": 4,
       "spate.default.parallelism": Number(parallelism),
+      ...(badRecords
+        ? {
+            "spate.errors.onRecordFailure": "deadLetter",
+            "spate.errors.deadLetter.dir": path.join(outputDir, "dead-letters"),
+          }
+        : {}),
     },
   });
   const lines = ssc.textFileStream(inputDir);
   lines.saveAsTextFiles(path.join(outputDir, "input"));
   const words = lines
-    .flatMap((l) => l.split(" ").filter((w) => w !== ""))
+    .flatMap((l) => {
+      if (l.includes(" poison")) throw new SyntaxError(`poison: ${l}`);
+      return l.split(" ").filter((w) => w !== "");
+    })
     .map((w) => [w, 1] as [string, number]);
   const totals = words
     .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)

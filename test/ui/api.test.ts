@@ -244,6 +244,7 @@ describe("the streaming UI's JSON API and metrics", () => {
       },
       lastFullSnapshotBytes: own.checkpoints.findLast((c) => c.mode === "full")!.bytes,
     });
+    expect(operators[0].name).toMatch(/^mapWithState at test\/ui\/api\.test\.ts:\d+ \(word-totals\)$/);
     expect(operators[0].estimatedBytes).toBeGreaterThan(0);
 
     const m = await metrics(ssc);
