@@ -57,7 +57,7 @@ export type {
   StreamingListener,
 } from "./scheduler/StreamingListener.js";
 export { type MappingFunction, type State, StateSpec } from "./State.js";
-export type { StateEntry, StateStore, StateStoreProvider } from "./state/StateStore.js";
+export type { StateChanges, StateEntry, StateStore, StateStoreProvider } from "./state/StateStore.js";
 export {
   StreamingContext,
   type StreamingContextOptions,

@@ -266,7 +266,7 @@ export class JobScheduler {
         info.recordsFailedByOperator = dropped;
         info.numRecordsFailed = Object.values(dropped).reduce((a, b) => a + b, 0);
       }
-      this.stores.commitAll(time);
+      info.stateChanges = this.stores.commitAll(time);
     } catch (e) {
       this.badRecords?.discard(time);
       this.stores.abortAll();

@@ -1,3 +1,4 @@
+import type { StateChanges } from "../state/StateStore.js";
 /** One output operation of one batch (Spark's OutputOperationInfo). */
 export interface OutputOperationInfo {
   readonly batchTime: number;
@@ -37,6 +38,8 @@ export interface BatchInfo {
   recordsFailedByOperator?: Readonly<Record<string, number>>;
   /** The sum of `recordsFailedByOperator`. */
   numRecordsFailed?: number;
+  /** What the batch changed in the state of each operator that keeps state in stores, once it committed. */
+  stateChanges?: StateChanges[];
 }
 
 /** One data checkpoint of one stateful operator. */

@@ -26,6 +26,8 @@ export interface StateStore<K, S> {
   readonly version: number | undefined;
   /** Number of keys in the current view (committed plus this batch's writes). */
   readonly size: number;
+  /** Keys written (still existing) and removed by the batch last committed, where the store counts them. */
+  readonly lastCommit?: { readonly written: number; readonly removed: number };
   /** The key's state and update time (allocates: for occasional reads; the hot path uses `lookup`). */
   get(key: K): StateValue<S> | undefined;
   /** A handle to the key's entry, valid until the next write to the store other than `put` on it; -1: absent. */
@@ -93,6 +95,18 @@ export interface StateStoreOptions {
   trackChanges?: boolean;
 }
 
+/** What one batch changed in one stateful operator's state (every partition). */
+export interface StateChanges {
+  /** The operator's id. */
+  readonly operatorId: string;
+  /** Keys written (created or updated) that still exist after the batch. */
+  readonly written: number;
+  /** Keys that existed before the batch and not after it. */
+  readonly removed: number;
+  /** Keys held after the batch. */
+  readonly keys: number;
+}
+
 /**
  * Opens the stores of stateful operators, and commits or aborts all of them at the end of a batch (batch
  * atomicity).
@@ -104,8 +118,8 @@ export interface StateStoreProvider {
   getStore<K, S>(operatorId: string, partition: number, options?: StateStoreOptions): StateStore<K, S>;
   /** Every store opened so far. */
   stores(): Iterable<StateStore<any, any>>;
-  /** Commits every store at `version`. */
-  commitAll(version: number): void;
+  /** Commits every store at `version`; returns what the batch changed, per operator. */
+  commitAll(version: number): StateChanges[];
   /** Aborts every store back to its last committed version. */
   abortAll(): void;
 }
@@ -154,6 +168,8 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   /** Keys by the update time they had when they were written; a key may sit in old buckets too (stale). */
   private readonly byTime: Map<number, K[]> | undefined;
   private readonly trackChanges: boolean;
+  /** Keys written and removed by the batch last committed. */
+  lastCommit = { written: 0, removed: 0 };
   /** Buckets strictly older than this were drained by this batch's timeouts: dropped at commit. */
   private drainedBefore: number | undefined;
   version: number | undefined = undefined;
@@ -314,6 +330,15 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
 
   commit(version: number): void {
     const { undoIdx, createdIdx, epochs, epoch } = this;
+    // What the batch changed, for the UI's batch page: an entry still alive carries this batch's epoch.
+    let written = 0;
+    let removed = 0;
+    for (let n = 0; n < undoIdx.length; n++) {
+      if (epochs[undoIdx[n]!] === epoch) written++;
+      else removed++;
+    }
+    for (let n = 0; n < createdIdx.length; n++) if (epochs[createdIdx[n]!] === epoch) written++;
+    this.lastCommit = { written, removed };
     if (this.trackChanges) {
       // An entry still alive carries this batch's epoch; a removed one its negation.
       for (let n = 0; n < undoIdx.length; n++) {
@@ -510,8 +535,24 @@ export class MemoryStateStoreProvider implements StateStoreProvider {
     return this.open.values();
   }
 
-  commitAll(version: number): void {
-    for (const store of this.open.values()) store.commit(version);
+  commitAll(version: number): StateChanges[] {
+    const byOperator = new Map<
+      string,
+      { operatorId: string; written: number; removed: number; keys: number }
+    >();
+    for (const store of this.open.values()) {
+      store.commit(version);
+      let c = byOperator.get(store.operatorId);
+      if (!c) {
+        c = { operatorId: store.operatorId, written: 0, removed: 0, keys: 0 };
+        byOperator.set(store.operatorId, c);
+      }
+      const last = store.lastCommit;
+      c.written += last?.written ?? 0;
+      c.removed += last?.removed ?? 0;
+      c.keys += store.size;
+    }
+    return [...byOperator.values()];
   }
 
   abortAll(): void {

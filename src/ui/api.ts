@@ -111,6 +111,8 @@ export interface BatchJson {
   outputOperations: OutputOperationJson[];
   /** Data checkpoints written after this batch. */
   checkpoints: CheckpointJson[];
+  /** What the batch changed in each stateful operator's state (operators with state stores). */
+  stateChanges: Array<{ operatorId: string; written: number; removed: number; keys: number }>;
 }
 
 export interface ReceiverJson {
@@ -335,6 +337,12 @@ export class StreamingApi {
       failureReason: info.failureReason,
       outputOperations: ops.map((op) => this.operation(op)),
       checkpoints: (checkpoints.get(info.batchTime) ?? []).map(checkpointJson),
+      stateChanges: (info.stateChanges ?? []).map((c) => ({
+        operatorId: c.operatorId,
+        written: c.written,
+        removed: c.removed,
+        keys: c.keys,
+      })),
     });
   }
 

@@ -454,10 +454,16 @@ export function batchPage(
     ]),
     "no output operations",
   );
+  const stateChanges = table(
+    ["Operator", "#Keys written", "#Keys removed", "#Keys held"],
+    b.stateChanges.map((c) => [c.operatorId, fmtNum(c.written), fmtNum(c.removed), fmtNum(c.keys)]),
+    b.status === "COMPLETED" && !b.failureReason ? "no state kept in stores" : "not committed",
+  );
   const body = html`<p><a href="../">← all batches</a></p>
 <section><h2>Batch ${fmtTime(b.batchId)}</h2>${dl}</section>
 <section><h2>Input</h2><table id="batch-inputs">${inputTable}</table></section>
 <section><h2>Output operations</h2><table id="batch-outputs">${outputs}</table></section>
+<section><h2>State changed by this batch</h2><table id="batch-state">${stateChanges}</table></section>
 <section><h2>Data checkpoints written after this batch</h2><table id="batch-checkpoints">${checkpointsTable(
     b.checkpoints,
     false,

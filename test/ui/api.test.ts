@@ -162,6 +162,21 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(all.find((b) => b.batchId === 3000).streamIdToDescription).toEqual({
       [fileStream]: `no new files in ${input}`,
     });
+    // What each batch changed in the state: keys written (a, b · a, c, d, e · none · b, f, a · g), removed, held.
+    expect(
+      [...all]
+        .reverse()
+        .map((b) => b.stateChanges.map((c: any) => [c.operatorId, c.written, c.removed, c.keys])),
+    ).toEqual([
+      [["word-totals", 2, 0, 2]],
+      [["word-totals", 4, 0, 5]],
+      [["word-totals", 0, 0, 5]],
+      [["word-totals", 3, 0, 6]],
+      [["word-totals", 1, 0, 7]],
+    ]);
+    expect(own.completed.at(-1)!.stateChanges).toEqual([
+      { operatorId: "word-totals", written: 1, removed: 0, keys: 7 },
+    ]);
     // The data checkpoints written after each batch.
     expect(all.find((b) => b.batchId === 3000).checkpoints).toEqual([]);
     const cp4000 = all.find((b) => b.batchId === 4000).checkpoints;
@@ -312,6 +327,9 @@ describe("the streaming UI's JSON API and metrics", () => {
     expect(batchHtml).toContain(escapeHtml(`3.txt in ${input}`));
     expect(batchHtml).toMatch(/count &#60;words&#62;<\/td><td>foreachRDD-\S+ of word-totals/);
     expect(batchHtml).toMatch(/<td>word-totals<\/td><td>mapWithState<\/td><td>(full|delta)<\/td>/);
+    expect(batchHtml).toMatch(
+      /<td>word-totals<\/td><td class="num">3<\/td><td class="num">0<\/td><td class="num">6<\/td>/,
+    );
     const unknownBatch = await fetch(`${ssc.uiUrl}/batches/4500`);
     expect(unknownBatch.status).toBe(404);
     expect(await unknownBatch.text()).toContain("No retained batch has the id 4500");
