@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as v8 from "node:v8";
 import { type DStream, ManualClock, Receiver, type State, StateSpec, StreamingContext } from "spate";
+import { random } from "../../bench/measure.js";
 
 export const OPERATORS = [
   "updateStateByKey",
@@ -63,18 +64,6 @@ class PushReceiver extends Receiver<string> {
   push(words: string[]): Promise<void> {
     return this.store(words);
   }
-}
-
-/** A small deterministic generator (mulberry32), so every run sees the same words. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function addOperator(pairs: DStream<[string, number]>, op: SoakOperator, sink: (n: number) => void): void {
