@@ -208,6 +208,8 @@ function cards(s: StreamingStatisticsJson): Html {
     ],
     ["Active batches", fmtNum(s.numActiveBatches)],
     ["Records received", fmtNum(s.numReceivedRecords)],
+    // Records whose function threw and that spate.errors.onRecordFailure dropped (skip or deadLetter).
+    ["Records dropped", fmtNum(s.numFailedRecords)],
     ["Receivers", s.numReceivers === 0 ? "none" : `${s.numActiveReceivers} / ${s.numReceivers} active`],
   ];
   return html`${list.map(

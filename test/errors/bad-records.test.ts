@@ -258,6 +258,9 @@ describe('"skip"', () => {
       numFailedRecords: number;
     };
     expect(stats.numFailedRecords).toBe(3);
+    // The page says so too, rendered on the server.
+    const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    expect(page).toMatch(/Records dropped<\/div><div class="value">3</);
     await ssc.stop();
   });
 });
