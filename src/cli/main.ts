@@ -232,18 +232,6 @@ export function program(): Command {
         const ssc = opts.checkpoint
           ? await StreamingContext.getOrCreate(opts.checkpoint, build)
           : await build();
-        const restored = ssc.restoredFrom;
-        if (restored)
-          log.info(
-            { checkpoint: restored.checkpoint, lastCompletedBatch: restored.batchTime ?? null },
-            `job resumed from checkpoint ${restored.checkpoint} (last completed batch ${restored.batchTime ?? "none"})`,
-          );
-        else if (opts.checkpoint)
-          log.info(
-            { checkpointDirectory: path.resolve(opts.checkpoint) },
-            `job started fresh, checkpointing into ${path.resolve(opts.checkpoint)}`,
-          );
-        else log.info({}, "job started without checkpoints");
         // With spate.stopGracefullyOnShutdown the context handles SIGINT and SIGTERM itself (a graceful stop);
         // otherwise the command stops it at once, keeping the last checkpoint.
         if (!ssc.conf.getBoolean("spate.stopGracefullyOnShutdown")) {
@@ -258,6 +246,20 @@ export function program(): Command {
           process.on("SIGTERM", () => shutdown("SIGTERM"));
         }
         await ssc.start();
+        // Said once the job runs: its inputs have started (a file stream has listed the files it skips), so what
+        // arrives from now on is read.
+        const restored = ssc.restoredFrom;
+        if (restored)
+          log.info(
+            { checkpoint: restored.checkpoint, lastCompletedBatch: restored.batchTime ?? null },
+            `job resumed from checkpoint ${restored.checkpoint} (last completed batch ${restored.batchTime ?? "none"})`,
+          );
+        else if (opts.checkpoint)
+          log.info(
+            { checkpointDirectory: path.resolve(opts.checkpoint) },
+            `job started fresh, checkpointing into ${path.resolve(opts.checkpoint)}`,
+          );
+        else log.info({}, "job started without checkpoints");
         await ssc.awaitTermination();
       },
     );
