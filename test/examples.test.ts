@@ -141,16 +141,22 @@ describe("examples", () => {
     await second.until((o) => o.includes("job resumed from checkpoint"), 20_000);
     (await server.connected()).write("to be\n");
     await second.until((o) => printed(o).some(([w, n]) => w === "to" && n === 3), 20_000);
-    // Every batch's totals were saved; the newest totals are the counts of all the lines sent.
-    const saved = readdirSync(path.dirname(output))
-      .filter((d) => d.startsWith("totals-"))
-      .flatMap((d) => {
-        const folder = path.join(path.dirname(output), d);
-        return readdirSync(folder)
-          .filter((f) => f.startsWith("part-"))
-          .flatMap((f) => readFileSync(path.join(folder, f), "utf8").split("\n"));
-      })
-      .filter(Boolean);
+    // Every batch's totals were saved; the newest totals are the counts of all the lines sent. The batch prints
+    // before it saves (its outputs run in order), so the saved folder may appear a moment after the printed line.
+    const savedLines = () =>
+      readdirSync(path.dirname(output))
+        .filter((d) => d.startsWith("totals-") && !d.startsWith("."))
+        .flatMap((d) => {
+          const folder = path.join(path.dirname(output), d);
+          return readdirSync(folder)
+            .filter((f) => f.startsWith("part-"))
+            .flatMap((f) => readFileSync(path.join(folder, f), "utf8").split("\n"));
+        })
+        .filter(Boolean);
+    for (let waited = 0; waited < 20_000 && !savedLines().includes("(to,3)"); waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const saved = savedLines();
     expect(saved).toContain("(to,3)");
     expect(saved).toContain("(be,3)");
     expect(saved).not.toContain("(to,4)");
