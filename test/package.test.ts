@@ -149,7 +149,7 @@ beforeAll(async () => {
       private: true,
       type: "module",
       overrides: { "@nats-io/nuid": "2.0.3" },
-      allowScripts: { esbuild: false, "msgpackr-extract": false },
+      allowScripts: { esbuild: false, "msgpackr-extract": false, lmdb: false },
     }),
   );
   input = path.join(app, "in");
