@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { ForEachOp } from "./dstream/ForEachOp.js";
 import { MapWithStateOp } from "./dstream/MapWithStateOp.js";
 import { MappedOp } from "./dstream/MappedOp.js";
-import type { Operator, StateCodec } from "./dstream/Operator.js";
+import type { Operator, OperatorEnv, StateCodec } from "./dstream/Operator.js";
 import { ReducedWindowedOp } from "./dstream/ReducedWindowedOp.js";
 import { StateOp, type UpdateFunction } from "./dstream/StateOp.js";
 import { StateSnapshotsOp } from "./dstream/StateSnapshotsOp.js";
@@ -100,6 +100,11 @@ export class DStream<T> {
   /** The context this stream belongs to. */
   get context(): StreamingContext {
     return this.ssc;
+  }
+
+  /** @internal What its operator uses of the engine (never the context itself). */
+  get env(): OperatorEnv {
+    return this.ssc.operatorEnv;
   }
 
   /** The interval at which this stream produces an RDD. */

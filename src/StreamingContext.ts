@@ -15,6 +15,7 @@ import { SpateConf } from "./config.js";
 import { DStream } from "./DStream.js";
 import { FileInputOp, type FileStreamOptions } from "./dstream/FileInputOp.js";
 import { ReceiverInputOp } from "./dstream/ReceiverInputOp.js";
+import type { OperatorEnv } from "./dstream/Operator.js";
 import { type Queue, QueueInputOp } from "./dstream/QueueInputOp.js";
 import { TransformedOp } from "./dstream/TransformedOp.js";
 import { UnionOp } from "./dstream/UnionOp.js";
@@ -80,6 +81,8 @@ export class StreamingContext {
   /** @internal */ readonly stateStores: StateStoreProvider = new MemoryStateStoreProvider();
   /** @internal */ readonly rddEnv: RDDEnv;
   /** @internal */ readonly log: Logger;
+  /** @internal What operators use of this context (they never see the context itself). */
+  readonly operatorEnv: OperatorEnv;
   /** @internal The classes whose instances keep their prototype through checkpoints. */
   readonly classes = new ClassRegistry();
 
@@ -131,6 +134,21 @@ export class StreamingContext {
     this.bus = new ListenerBus((error, event) =>
       this.log.warn({ event, error }, "a streaming listener threw"),
     );
+    const ssc = this;
+    this.operatorEnv = {
+      appName: this.appName,
+      clock: this.clock,
+      conf: this.conf,
+      log: this.log,
+      listenerBus: this.bus,
+      stateStores: this.stateStores,
+      rddEnv: this.rddEnv,
+      recordFailures: this.badRecords,
+      get checkpointDirectory() {
+        return ssc.checkpointDirectory;
+      },
+      checkOwnership: () => this.checkOwnership(),
+    };
     this.terminated = new Promise<void>((resolve, reject) => {
       this.settleTermination = (error) => (error === undefined ? resolve() : reject(error));
     });

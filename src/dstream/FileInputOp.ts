@@ -1,12 +1,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DStream } from "../DStream.js";
 import { SpateError } from "../errors.js";
 import { RDD } from "../rdd/RDD.js";
 import type { ReceiverInfo } from "../scheduler/StreamingListener.js";
 import { Allocations } from "./Allocations.js";
 import { readLines } from "./lines.js";
-import type { InputLog, Operator } from "./Operator.js";
+import type { GraphNode, InputLog, Operator } from "./Operator.js";
 
 /** Options of `fileStream(directory, options)`; `textFileStream(directory)` is `fileStream` with none. */
 export interface FileStreamOptions {
@@ -68,7 +67,7 @@ const KEEP_CHARS = 16 << 20;
  */
 export class FileInputOp implements Operator<string> {
   readonly kind = "textFileStream";
-  readonly parents: readonly DStream<any>[] = [];
+  readonly parents: readonly GraphNode<any>[] = [];
   readonly input = true;
   private readonly batches = new Allocations<string[]>();
   private readonly remembered = new Map<string, number>();
@@ -118,7 +117,7 @@ export class FileInputOp implements Operator<string> {
         threshold: this.threshold,
       };
     },
-    restore: (data: unknown, self: DStream<any>): void => {
+    restore: (data: unknown, self: GraphNode<any>): void => {
       this.remembered.clear();
       this.threshold = Number.NEGATIVE_INFINITY;
       this.restored = true;
@@ -136,14 +135,14 @@ export class FileInputOp implements Operator<string> {
         if (!this.options.allowDirectoryChange) {
           throw new SpateError(
             "SPATE_INPUT_DIRECTORY_CHANGED",
-            `The checkpoint in ${self.context.checkpointDirectory} recorded ${self.id} reading the folder ` +
+            `The checkpoint in ${self.env.checkpointDirectory} recorded ${self.id} reading the folder ` +
               `${d.directory}, and the job now reads ${this.absolute}: the files it read there would be skipped ` +
               "here by name, and the batches it re-runs would read files that are not there. Read the same folder " +
               "again, start from a new checkpoint folder, or, if the folder was moved, pass " +
               "{ allowDirectoryChange: true } to fileStream().",
           );
         }
-        self.context.log.warn(
+        self.env.log.warn(
           { streamId: self.id, recorded: d.directory, directory: this.absolute },
           "the folder of a file stream changed (allowDirectoryChange): what the checkpoint recorded carries over",
         );
@@ -155,9 +154,9 @@ export class FileInputOp implements Operator<string> {
     allocateEmptyThrough: (time: number): void => this.batches.allocateEmptyThrough(time),
   };
 
-  initialize(self: DStream<string>, _zeroTime: number, restoring: boolean): void {
+  initialize(self: GraphNode<string>, _zeroTime: number, restoring: boolean): void {
     const batch = this.slideDuration;
-    const min = self.context.conf.getNumber("spate.fileStream.minRememberDuration") ?? 60_000;
+    const min = self.env.conf.getNumber("spate.fileStream.minRememberDuration") ?? 60_000;
     this.rememberWindow = Math.ceil(Math.max(min, batch) / batch) * batch;
     // A job restored from a checkpoint goes on from what it recorded; a stream the checkpoint does not know starts
     // as on a first start.
@@ -167,7 +166,7 @@ export class FileInputOp implements Operator<string> {
     const existing = this.list(self);
     for (const [name, mtime] of existing) this.remembered.set(name, mtime);
     if (existing.length > 0) {
-      self.context.log.info(
+      self.env.log.info(
         { streamId: self.id, directory: this.absolute, files: existing.length },
         "files already in the folder at the first start are skipped (newFilesOnly)",
       );
@@ -186,7 +185,7 @@ export class FileInputOp implements Operator<string> {
     return this.batches.has(time) ? (this.batches.get(time) ?? []) : undefined;
   }
 
-  compute(time: number, self: DStream<string>): RDD<string> {
+  compute(time: number, self: GraphNode<string>): RDD<string> {
     let files = this.batches.get(time);
     if (!files && this.batches.has(time)) files = []; // allocated, and given no file
     if (!files) {
@@ -194,13 +193,13 @@ export class FileInputOp implements Operator<string> {
       this.batches.set(time, files, files.length === 0);
     }
     // Without checkpoints, only windows read past batches; with them, inputLog.save() prunes instead.
-    if (self.context.checkpointDirectory === undefined) this.batches.prune(time - self.rememberDuration + 1);
-    if (files.length === 0) return RDD.fromPartitions([[]], self.context.rddEnv);
+    if (self.env.checkpointDirectory === undefined) this.batches.prune(time - self.rememberDuration + 1);
+    if (files.length === 0) return RDD.fromPartitions([[]], self.env.rddEnv);
     return this.linesOf(files, time, self);
   }
 
   /** Takes the new files of the batch at `time` and moves the age threshold on. */
-  private newFiles(time: number, self: DStream<string>): string[] {
+  private newFiles(time: number, self: GraphNode<string>): string[] {
     const threshold = Math.max(this.threshold, Math.min(time, Date.now()) - this.rememberWindow);
     const ignoreBefore = this.firstBatch ? Number.NEGATIVE_INFINITY : threshold;
     const fresh = this.list(self, ignoreBefore);
@@ -212,7 +211,7 @@ export class FileInputOp implements Operator<string> {
   }
 
   /** The files of the folder not remembered, not hidden, accepted by the filter and modified at or after `since`. */
-  private list(self: DStream<string>, since = Number.NEGATIVE_INFINITY): Array<[string, number]> {
+  private list(self: GraphNode<string>, since = Number.NEGATIVE_INFINITY): Array<[string, number]> {
     let names: string[];
     try {
       names = fs.readdirSync(this.absolute);
@@ -232,7 +231,7 @@ export class FileInputOp implements Operator<string> {
     }
     if (this.missing) {
       this.missing = false;
-      self.context.log.info({ streamId: self.id, directory: this.absolute }, "the input folder exists now");
+      self.env.log.info({ streamId: self.id, directory: this.absolute }, "the input folder exists now");
       this.post(self, "onReceiverStarted", (s) => {
         s.active = true;
       });
@@ -258,7 +257,7 @@ export class FileInputOp implements Operator<string> {
   }
 
   /** One partition per file, read as a stream of lines each time it is computed (small files only once). */
-  private linesOf(files: string[], time: number, self: DStream<string>): RDD<string> {
+  private linesOf(files: string[], time: number, self: GraphNode<string>): RDD<string> {
     const kept: Array<string[] | undefined> = new Array(files.length);
     const reported: boolean[] = new Array(files.length).fill(false);
     return new RDD<string>(
@@ -286,7 +285,7 @@ export class FileInputOp implements Operator<string> {
           this.reportMalformed(self, file, time, counts.malformed, counts.firstMalformedLine!);
         }
       },
-      self.context.rddEnv,
+      self.env.rddEnv,
     );
   }
 
@@ -307,13 +306,13 @@ export class FileInputOp implements Operator<string> {
     }
   }
 
-  private reportMissing(self: DStream<string>): void {
+  private reportMissing(self: GraphNode<string>): void {
     if (this.missing) return;
     this.missing = true;
     const message =
       `The folder ${this.absolute} of ${self.id} does not exist: its batches are empty until it is created ` +
       "(check the path if that is not expected).";
-    self.context.log.warn({ streamId: self.id, directory: this.absolute }, message);
+    self.env.log.warn({ streamId: self.id, directory: this.absolute }, message);
     this.post(self, "onReceiverError", (s) => {
       s.active = false;
       s.lastErrorMessage = message;
@@ -323,7 +322,7 @@ export class FileInputOp implements Operator<string> {
   }
 
   private reportMalformed(
-    self: DStream<string>,
+    self: GraphNode<string>,
     file: string,
     time: number,
     lines: number,
@@ -333,7 +332,7 @@ export class FileInputOp implements Operator<string> {
     const message =
       `Skipped ${lines} line(s) of ${file} (batch ${time}) that are not valid UTF-8, the first at line ${first} ` +
       `(${this.malformed} malformed line(s) skipped so far).`;
-    self.context.log.warn(
+    self.env.log.warn(
       { streamId: self.id, batchTime: time, file, malformedLines: lines, code: "SPATE_MALFORMED_INPUT" },
       message,
     );
@@ -346,7 +345,7 @@ export class FileInputOp implements Operator<string> {
 
   /** The stream's status as a receiver's, for the UI's inputs table (errors, and whether the folder exists). */
   private post(
-    self: DStream<string>,
+    self: GraphNode<string>,
     event: "onReceiverError" | "onReceiverStarted",
     update: (s: ReceiverInfo) => void,
   ): void {
@@ -359,7 +358,7 @@ export class FileInputOp implements Operator<string> {
     };
     update(this.status);
     const info = { ...this.status };
-    self.context.listenerBus.post(event, () => ({ receiverInfo: info }));
+    self.env.listenerBus.post(event, () => ({ receiverInfo: info }));
   }
 }
 

@@ -1,7 +1,6 @@
-import type { DStream } from "../DStream.js";
 import type { RDD } from "../rdd/RDD.js";
 import type { OperatorScope } from "../rdd/scope.js";
-import type { Operator } from "./Operator.js";
+import type { GraphNode, Operator } from "./Operator.js";
 
 /** A job of one output operation for one batch. */
 export interface Job {
@@ -16,11 +15,11 @@ export interface Job {
 
 /** An output operation (Spark's ForEachDStream): runs a function on the parent's RDD of each batch. */
 export class ForEachOp<T> implements Operator<T> {
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
 
   constructor(
     readonly kind: string,
-    private readonly parent: DStream<T>,
+    private readonly parent: GraphNode<T>,
     private readonly fn: (rdd: RDD<T>, time: number) => void | Promise<void>,
     /** The name given by the user (`foreachRDD(fn, { name })`); the kind when none. */
     readonly name: string = kind,
@@ -36,7 +35,7 @@ export class ForEachOp<T> implements Operator<T> {
     return this.parent.getOrCompute(time);
   }
 
-  generateJob(time: number, self: DStream<T>): Job | undefined {
+  generateJob(time: number, self: GraphNode<T>): Job | undefined {
     const rdd = self.getOrCompute(time);
     if (!rdd) return undefined;
     const fn = this.fn;

@@ -1,10 +1,9 @@
-import type { DStream } from "../DStream.js";
 import { asyncResult, isThenable, SpateError } from "../errors.js";
 import { recordFailureHandler } from "../rdd/failures.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { StateHandle, type StateSpec } from "../State.js";
-import type { CheckpointableState, Operator } from "./Operator.js";
+import type { CheckpointableState, GraphNode, Operator } from "./Operator.js";
 import { storeCheckpoint } from "./storeCheckpoint.js";
 
 /**
@@ -14,14 +13,14 @@ import { storeCheckpoint } from "./storeCheckpoint.js";
  */
 export class MapWithStateOp<K, V, S, M> implements Operator<M> {
   readonly kind = "mapWithState";
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
   readonly stateful = true;
   /** The batch time each partition's store was last computed for (to catch stale snapshot reads). */
   private readonly computedAt: number[];
   readonly checkpointState: CheckpointableState<M>;
 
   constructor(
-    private readonly parent: DStream<[K, V]>,
+    private readonly parent: GraphNode<[K, V]>,
     private readonly spec: StateSpec<K, V, S, M>,
     readonly partitioner: HashPartitioner,
   ) {
@@ -38,10 +37,10 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
     return { indexByTime: this.spec.getTimeout() !== undefined };
   }
 
-  initialize(self: DStream<M>, zeroTime: number, restoring: boolean): void {
+  initialize(self: GraphNode<M>, zeroTime: number, restoring: boolean): void {
     const initial = this.spec.getInitialState();
     if (!initial || restoring) return;
-    const provider = self.context.stateStores;
+    const provider = self.env.stateStores;
     // As Spark, the initial state counts as updated at the first batch, so it cannot time out in that batch.
     const firstBatch = zeroTime + this.slideDuration;
     for (const [k, s] of initial) {
@@ -54,16 +53,16 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
     }
   }
 
-  compute(time: number, self: DStream<M>): RDD<M> {
+  compute(time: number, self: GraphNode<M>): RDD<M> {
     const data = this.parent.getOrCompute(time)?.partitionBy(this.partitioner);
-    const provider = self.context.stateStores;
+    const provider = self.env.stateStores;
     const fn = this.spec.mappingFunction;
     const timeout = this.spec.getTimeout();
     const options = this.storeOptions();
     const computedAt = this.computedAt;
     // Under skip, a record the function throws on leaves its key's state as it was before that record: the
     // store is written only after the function returns.
-    const failed = recordFailureHandler(self.context.rddEnv.recordFailures, self);
+    const failed = recordFailureHandler(self.env.recordFailures, self);
     return new RDD<M>(
       this.partitioner.numPartitions,
       (p, emit) => {
@@ -114,12 +113,12 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
           }
         }
       },
-      self.context.rddEnv,
+      self.env.rddEnv,
     ).persist();
   }
 
   /** The whole state of partition `p` after batch `time`, read from the store (valid only during that batch). */
-  snapshot(self: DStream<M>, time: number, p: number, emit: (kv: [K, S]) => void): void {
+  snapshot(self: GraphNode<M>, time: number, p: number, emit: (kv: [K, S]) => void): void {
     if (this.computedAt[p] !== time) {
       throw new SpateError(
         "SPATE_INVALID_ARGUMENT",
@@ -127,7 +126,7 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
           "read stateSnapshots() within its own batch, or persist() it to keep it.",
       );
     }
-    const store = self.context.stateStores.getStore<K, S>(self.id, p, this.storeOptions());
+    const store = self.env.stateStores.getStore<K, S>(self.id, p, this.storeOptions());
     store.forEach((state, key) => {
       emit([key, state]);
     });

@@ -1,17 +1,16 @@
-import type { DStream } from "../DStream.js";
 import type { RDD } from "../rdd/RDD.js";
-import type { Operator } from "./Operator.js";
+import type { GraphNode, Operator } from "./Operator.js";
 
 /**
  * A stream whose RDD is a function of its parent's RDD for the same batch: map, filter, flatMap, mapValues,
  * reduceByKey, … (each of Spark's one-parent DStreams, told apart by `kind`).
  */
 export class MappedOp<T, U> implements Operator<U> {
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
 
   constructor(
     readonly kind: string,
-    private readonly parent: DStream<T>,
+    private readonly parent: GraphNode<T>,
     private readonly fn: (rdd: RDD<T>) => RDD<U>,
   ) {
     this.parents = [parent];

@@ -1,19 +1,81 @@
-import type { DStream } from "../DStream.js";
+import type { SpateConf } from "../config.js";
+import type { Logger } from "../log.js";
+import type { RecordFailureSink } from "../rdd/failures.js";
 import type { StatePartitioning } from "../rdd/Partitioner.js";
-import type { RDD } from "../rdd/RDD.js";
+import type { RDD, RDDEnv } from "../rdd/RDD.js";
+import type { OperatorScope } from "../rdd/scope.js";
+import type { ListenerBus } from "../scheduler/StreamingListener.js";
+import type { StateStoreProvider } from "../state/StateStore.js";
+import type { Clock } from "../time.js";
+
+/**
+ * What operators use of the engine they run in: never the StreamingContext itself, so that the same operators can
+ * be built in another environment (a worker thread with its own state stores, log and bus).
+ */
+export interface OperatorEnv {
+  /** The job's name (in log lines and names given to external systems). */
+  readonly appName: string;
+  readonly clock: Clock;
+  readonly conf: SpateConf;
+  readonly log: Logger;
+  /** Where receivers post their events and backpressure listens. */
+  readonly listenerBus: ListenerBus;
+  /** The versioned state stores of stateful operators, one per (operator, partition). */
+  readonly stateStores: StateStoreProvider;
+  /** What every RDD built by an operator shares (parallelism, key groups, the record-failure sink). */
+  readonly rddEnv: RDDEnv;
+  /** Where records go that a per-record function threw on (`spate.errors.onRecordFailure`); unset: fail. */
+  readonly recordFailures: RecordFailureSink | undefined;
+  /** The checkpoint location, when checkpointing is on (known once the job is built). */
+  readonly checkpointDirectory: string | undefined;
+  /**
+   * Throws SPATE_CHECKPOINT_FENCED once another job took the checkpoint location over; writers into the location
+   * other than the checkpointer call it before each write.
+   */
+  checkOwnership(): Promise<void>;
+}
+
+/**
+ * A stream as operators and the engine see it: a node of the graph with its stable id and the RDDs it generated,
+ * never the user's API (a DStream is one).
+ */
+export interface GraphNode<T> extends OperatorScope {
+  /** The operator: what kind of stream this is and how it computes. */
+  readonly op: Operator<T>;
+  /** The environment the node runs in. */
+  readonly env: OperatorEnv;
+  readonly slideDuration: number;
+  /** The time before the first batch, once started. */
+  readonly zeroTime: number | undefined;
+  /** How long this node keeps its generated RDDs, in ms. */
+  readonly rememberDuration: number;
+  readonly isPersisted: boolean;
+  /** Keeps this node's RDDs computed once. */
+  persist(): this;
+  /** Whether `time` is one of this node's batch times. */
+  isTimeValid(time: number): boolean;
+  /** The RDD of this node at `time`, computed once and remembered; undefined at a time that is not its. */
+  getOrCompute(time: number): RDD<T> | undefined;
+  /** The RDDs from `fromTime` to `toTime` inclusive. */
+  slice(fromTime: number, toTime: number): RDD<T>[];
+  /** Puts a restored RDD in place for `time` (recovery). */
+  seed(time: number, rdd: RDD<T>): void;
+  /** Raises how long this node (and so its parents) keeps its RDDs. */
+  remember(duration: number): void;
+}
 
 /**
  * What a kind of stream is: its dependencies, its slide duration and how it computes its RDD for a batch time.
- * The {@link DStream} that owns it keeps the shared machinery (generated RDDs, remember, ids), so that every
+ * The {@link GraphNode} (a DStream) that owns it keeps the shared machinery (generated RDDs, remember, ids), so that every
  * operator stays small (Spark's `dstream/` classes, RxJS's `operate`).
  */
 export interface Operator<T> {
   /** A stable name of the kind, part of the default operator id (`map`, `reduceByKeyAndWindow`, …). */
   readonly kind: string;
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
   readonly slideDuration: number;
   /** The RDD for a valid batch time, or undefined when there is none. Lazy: no user function runs here. */
-  compute(time: number, self: DStream<T>): RDD<T> | undefined;
+  compute(time: number, self: GraphNode<T>): RDD<T> | undefined;
   /** How much longer than this stream its parents must keep their RDDs (a window's duration). */
   readonly parentRememberExtra?: number;
   /** Holds state across batches: its RDD is computed in every batch, in order, and its stores are versioned. */
@@ -23,7 +85,7 @@ export interface Operator<T> {
   /** An input stream's record count for a computed batch, when it knows it without computing the records. */
   numRecords?(time: number): number | undefined;
   /** Called once when the context starts, after ids are assigned; `restoring` when state comes from a checkpoint. */
-  initialize?(self: DStream<T>, zeroTime: number, restoring: boolean): void;
+  initialize?(self: GraphNode<T>, zeroTime: number, restoring: boolean): void;
   /** How a stateful operator saves its state into data checkpoints and restores it. */
   readonly checkpointState?: CheckpointableState<T>;
   /** How an input stream records what it gave each batch, so that recovery replays exactly that. */
@@ -34,9 +96,9 @@ export interface Operator<T> {
    */
   describeInput?(time: number): string | undefined;
   /** Starts receiving (receivers), once the context runs. */
-  start?(self: DStream<T>): Promise<void>;
+  start?(self: GraphNode<T>): Promise<void>;
   /** Stops receiving and releases resources. */
-  stop?(self: DStream<T>): Promise<void>;
+  stop?(self: GraphNode<T>): Promise<void>;
 }
 
 /** The state of a stateful operator, one body per partition. */
@@ -44,7 +106,7 @@ export interface CheckpointableState<T> {
   /** Snapshots are always whole (the checkpointer then writes no deltas). */
   readonly fullOnly?: boolean;
   /** The state as of `time` (the batch just committed): every entry, or what changed since the last snapshot. */
-  snapshot(self: DStream<T>, time: number, mode: "full" | "delta"): unknown[];
+  snapshot(self: GraphNode<T>, time: number, mode: "full" | "delta"): unknown[];
   /** How the state is partitioned now (recorded with each data checkpoint). */
   readonly partitioning: StatePartitioning;
   /**
@@ -52,13 +114,13 @@ export interface CheckpointableState<T> {
    * partitioning `from` (default: as now). When that differs from now, every key moves to the partition that
    * owns its key group.
    */
-  restore(self: DStream<T>, perPartition: unknown[][], version: number, from?: StatePartitioning): void;
+  restore(self: GraphNode<T>, perPartition: unknown[][], version: number, from?: StatePartitioning): void;
   /**
    * Calls `visit` with every key and state the batch at `time` stored, as a checkpoint would write them (after
    * the operator's codec), before the batch commits, so that they are checked to be restorable; pairs of a
    * primitive key and a primitive state (other than a Symbol) may be left out.
    */
-  written?(self: DStream<T>, time: number, visit: (key: unknown, state: unknown) => void): void;
+  written?(self: GraphNode<T>, time: number, visit: (key: unknown, state: unknown) => void): void;
 }
 
 /**
@@ -77,7 +139,7 @@ export interface InputLog {
    */
   allocateEmptyThrough(time: number): void;
   /** Restores what `save` returned, before any batch is replayed. */
-  restore(data: unknown, self: DStream<any>): void | Promise<void>;
+  restore(data: unknown, self: GraphNode<any>): void | Promise<void>;
 }
 
 /** A per-operator codec of state in checkpoints (`StateSpec.codec`, `updateStateByKey`'s `codec`). */

@@ -1,6 +1,5 @@
-import type { DStream } from "../DStream.js";
 import { RDD } from "../rdd/RDD.js";
-import type { Operator } from "./Operator.js";
+import type { GraphNode, Operator } from "./Operator.js";
 
 /** What `queueStream` reads from: an array of batches, or anything with `shift()` and `length`. */
 export interface Queue<T> {
@@ -12,7 +11,7 @@ export interface Queue<T> {
 /** `queueStream`: one queued array per batch (or all of them), Spark's QueueInputDStream. */
 export class QueueInputOp<T> implements Operator<T> {
   readonly kind = "queueStream";
-  readonly parents: readonly DStream<any>[] = [];
+  readonly parents: readonly GraphNode<any>[] = [];
   readonly input = true;
 
   constructor(
@@ -22,7 +21,7 @@ export class QueueInputOp<T> implements Operator<T> {
     private readonly defaultRDD: T[] | undefined,
   ) {}
 
-  compute(_time: number, self: DStream<T>): RDD<T> {
+  compute(_time: number, self: GraphNode<T>): RDD<T> {
     let records: T[] | undefined;
     if (this.oneAtATime) {
       records = this.queue.length > 0 ? this.queue.shift() : undefined;
@@ -30,7 +29,7 @@ export class QueueInputOp<T> implements Operator<T> {
       records = [];
       while (this.queue.length > 0) records.push(...(this.queue.shift() ?? []));
     }
-    const env = self.context.rddEnv;
+    const env = self.env.rddEnv;
     return RDD.parallelize(records ?? this.defaultRDD ?? [], env.defaultParallelism ?? 1, env);
   }
 }

@@ -1,5 +1,4 @@
 import * as path from "node:path";
-import type { DStream } from "../DStream.js";
 import { decodeCheckpointFile, encodeCheckpointFile } from "../checkpoint/format.js";
 import { IllegalStateError } from "../errors.js";
 import { RDD } from "../rdd/RDD.js";
@@ -12,7 +11,7 @@ import type { ReceiverInfo } from "../scheduler/StreamingListener.js";
 import { FileWriteAheadLog } from "../receiver/wal/FileWriteAheadLog.js";
 import type { WalRecordHandle, WriteAheadLog } from "../receiver/wal/WriteAheadLog.js";
 import { Allocations } from "./Allocations.js";
-import type { InputLog, Operator } from "./Operator.js";
+import type { GraphNode, InputLog, Operator } from "./Operator.js";
 
 /** Records a receiver stored in one call: counted as received once logged (with the WAL) or at once (without). */
 interface Block<T> {
@@ -52,7 +51,7 @@ const sameHandle = (a: WalRecordHandle, b: WalRecordHandle) =>
  */
 export class ReceiverInputOp<T> implements Operator<T> {
   readonly kind = "receiverStream";
-  readonly parents: readonly DStream<any>[] = [];
+  readonly parents: readonly GraphNode<any>[] = [];
   readonly input = true;
   private received: Block<T>[] = [];
   private readonly batches = new Allocations<Block<T>[]>();
@@ -98,7 +97,7 @@ export class ReceiverInputOp<T> implements Operator<T> {
           allocatedUpTo: this.allocatedUpTo,
         };
       },
-      restore: async (data: unknown, self: DStream<T>): Promise<void> => {
+      restore: async (data: unknown, self: GraphNode<T>): Promise<void> => {
         const d = data as ReceiverLogData;
         const wal = this.openLog(self);
         const batches: Array<[number, Block<T>[]]> = [];
@@ -120,9 +119,9 @@ export class ReceiverInputOp<T> implements Operator<T> {
     };
   }
 
-  private openLog(self: DStream<T>): WriteAheadLog {
+  private openLog(self: GraphNode<T>): WriteAheadLog {
     if (!this.wal) {
-      const location = self.context.checkpointDirectory;
+      const location = self.env.checkpointDirectory;
       if (location === undefined) {
         throw new IllegalStateError(
           "SPATE_CONTEXT_STOPPED",
@@ -133,7 +132,7 @@ export class ReceiverInputOp<T> implements Operator<T> {
       this.wal = new FileWriteAheadLog(
         path.join(location, "receivedData", encodeURIComponent(self.id)),
         60_000,
-        () => self.context.checkOwnership(),
+        () => self.env.checkOwnership(),
       );
     }
     return this.wal;
@@ -147,10 +146,10 @@ export class ReceiverInputOp<T> implements Operator<T> {
     return decodeCheckpointFile(record, "wal", "write-ahead log record") as T[];
   }
 
-  async start(self: DStream<T>): Promise<void> {
+  async start(self: GraphNode<T>): Promise<void> {
     const wal = this.useWriteAheadLog ? this.openLog(self) : undefined;
-    const { clock, conf, log } = self.context;
-    const bus = self.context.listenerBus;
+    const { clock, conf, log } = self.env;
+    const bus = self.env.listenerBus;
     this.running = true;
     const push = (items: T[] | StoredBlock<T>): Promise<void> | undefined => {
       if (!this.running)
@@ -236,10 +235,10 @@ export class ReceiverInputOp<T> implements Operator<T> {
     return this.received.length > 0;
   }
 
-  async stop(self: DStream<T>): Promise<void> {
+  async stop(self: GraphNode<T>): Promise<void> {
     await this.stopReceiving();
     this.running = false;
-    if (this.rateController) self.context.listenerBus.remove(this.rateController);
+    if (this.rateController) self.env.listenerBus.remove(this.rateController);
     await this.cleaning;
     await this.wal?.close();
   }
@@ -252,7 +251,7 @@ export class ReceiverInputOp<T> implements Operator<T> {
     return `${blocks.length} block${blocks.length === 1 ? "" : "s"}, ${records} records${logged}`;
   }
 
-  compute(time: number, self: DStream<T>): RDD<T> {
+  compute(time: number, self: GraphNode<T>): RDD<T> {
     let blocks = this.batches.get(time);
     if (!blocks && this.batches.has(time)) blocks = []; // allocated, and given no block
     if (!blocks) {
@@ -261,8 +260,7 @@ export class ReceiverInputOp<T> implements Operator<T> {
       this.batches.set(time, blocks, blocks.length === 0);
       const last = blocks.at(-1)?.handle;
       if (last) this.allocatedUpTo = last;
-      if (self.context.checkpointDirectory === undefined)
-        this.batches.prune(time - self.rememberDuration + 1);
+      if (self.env.checkpointDirectory === undefined) this.batches.prune(time - self.rememberDuration + 1);
     }
     return blockRDD(blocks, self);
   }
@@ -278,8 +276,8 @@ export class ReceiverInputOp<T> implements Operator<T> {
 }
 
 /** One partition per block; blocks held as received are decoded each time a partition is read. */
-function blockRDD<T>(blocks: Block<T>[], self: DStream<T>): RDD<T> {
-  const env = self.context.rddEnv;
+function blockRDD<T>(blocks: Block<T>[], self: GraphNode<T>): RDD<T> {
+  const env = self.env.rddEnv;
   if (blocks.length === 0) return RDD.fromPartitions([[]], env);
   if (blocks.every((b) => Array.isArray(b.items)))
     return RDD.fromPartitions(

@@ -1,10 +1,9 @@
-import type { DStream } from "../DStream.js";
 import { asyncResult, attribute, InvalidArgumentError, isThenable } from "../errors.js";
 import { KeyMap } from "../rdd/keys.js";
 import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { requireMultiple } from "../time.js";
-import type { CheckpointableState, Operator } from "./Operator.js";
+import type { CheckpointableState, GraphNode, Operator } from "./Operator.js";
 import { logRedistributed } from "./storeCheckpoint.js";
 
 interface Merge<V> {
@@ -23,13 +22,13 @@ interface Merge<V> {
  */
 export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
   readonly kind = "reduceByKeyAndWindow";
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
   readonly slideDuration: number;
   readonly parentRememberExtra: number;
   readonly stateful = true;
 
   constructor(
-    private readonly reduced: DStream<[K, V]>,
+    private readonly reduced: GraphNode<[K, V]>,
     private readonly reduceFn: (a: V, b: V) => V,
     private readonly invFn: (a: V, b: V) => V,
     private readonly filterFn: ((kv: [K, V]) => boolean) | undefined,
@@ -56,7 +55,7 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
     this.checkpointState = this.windowCheckpoint();
   }
 
-  initialize(self: DStream<[K, V]>): void {
+  initialize(self: GraphNode<[K, V]>): void {
     self.persist();
   }
 
@@ -95,7 +94,7 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
             parts.reduce((n, p) => n + p.length, 0),
           );
         }
-        self.seed(version, RDD.fromPartitions(parts, self.context.rddEnv, partitioner));
+        self.seed(version, RDD.fromPartitions(parts, self.env.rddEnv, partitioner));
       },
       written: (self, time, visit) => {
         const rdd = self.getOrCompute(time);
@@ -105,7 +104,7 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
     };
   }
 
-  compute(time: number, self: DStream<[K, V]>): RDD<[K, V]> {
+  compute(time: number, self: GraphNode<[K, V]>): RDD<[K, V]> {
     const parentSlide = this.reduced.slideDuration;
     const currentBegin = time - this.windowDuration + parentSlide;
     const previousBegin = currentBegin - this.slideDuration;
@@ -196,7 +195,7 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
           throw attribute(self, e);
         }
       },
-      self.context.rddEnv,
+      self.env.rddEnv,
       partitioner,
     );
   }

@@ -1,10 +1,9 @@
-import type { DStream } from "../DStream.js";
 import { asyncResult, isThenable } from "../errors.js";
 import { recordFailureHandler } from "../rdd/failures.js";
 import { KeyMap } from "../rdd/keys.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
-import type { CheckpointableState, Operator, StateCodec } from "./Operator.js";
+import type { CheckpointableState, GraphNode, Operator, StateCodec } from "./Operator.js";
 import { storeCheckpoint } from "./storeCheckpoint.js";
 
 /** The function of `updateStateByKey`: the new state of a key, or undefined to remove it. */
@@ -21,12 +20,12 @@ export type UpdateFunction<K, V, S> = (
  */
 export class StateOp<K, V, S> implements Operator<[K, S]> {
   readonly kind = "updateStateByKey";
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
   readonly stateful = true;
   readonly checkpointState: CheckpointableState<[K, S]>;
 
   constructor(
-    private readonly parent: DStream<[K, V]>,
+    private readonly parent: GraphNode<[K, V]>,
     private readonly updateFn: UpdateFunction<K, V, S>,
     readonly partitioner: HashPartitioner,
     private readonly initialState: Array<[K, S]> | undefined,
@@ -40,21 +39,21 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
     return this.parent.slideDuration;
   }
 
-  initialize(self: DStream<[K, S]>, zeroTime: number, restoring: boolean): void {
+  initialize(self: GraphNode<[K, S]>, zeroTime: number, restoring: boolean): void {
     if (!this.initialState || restoring) return;
-    const provider = self.context.stateStores;
+    const provider = self.env.stateStores;
     for (const [k, s] of this.initialState) {
       provider.getStore<K, S>(self.id, this.partitioner.getPartition(k)).put(k, s, zeroTime);
     }
     for (let p = 0; p < this.partitioner.numPartitions; p++) provider.getStore(self.id, p).commit(zeroTime);
   }
 
-  compute(time: number, self: DStream<[K, S]>): RDD<[K, S]> {
+  compute(time: number, self: GraphNode<[K, S]>): RDD<[K, S]> {
     const data = this.parent.getOrCompute(time)?.partitionBy(this.partitioner);
-    const provider = self.context.stateStores;
+    const provider = self.env.stateStores;
     const { updateFn } = this;
     // Under skip, a key whose function throws keeps the state it had before this batch's values.
-    const failed = recordFailureHandler(self.context.rddEnv.recordFailures, self);
+    const failed = recordFailureHandler(self.env.recordFailures, self);
     return new RDD<[K, S]>(
       this.partitioner.numPartitions,
       (p, emit) => {
@@ -93,7 +92,7 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
           apply(k, values, undefined);
         });
       },
-      self.context.rddEnv,
+      self.env.rddEnv,
       this.partitioner,
     ).persist();
   }

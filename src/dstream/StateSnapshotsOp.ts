@@ -1,15 +1,14 @@
-import type { DStream } from "../DStream.js";
 import { RDD } from "../rdd/RDD.js";
 import type { MapWithStateOp } from "./MapWithStateOp.js";
-import type { Operator } from "./Operator.js";
+import type { GraphNode, Operator } from "./Operator.js";
 
 /** `stateSnapshots()` of a `mapWithState` stream: all its state after each batch. */
 export class StateSnapshotsOp<K, S> implements Operator<[K, S]> {
   readonly kind = "stateSnapshots";
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
 
   constructor(
-    private readonly mapped: DStream<any>,
+    private readonly mapped: GraphNode<any>,
     private readonly op: MapWithStateOp<K, any, S, any>,
   ) {
     this.parents = [mapped];
@@ -19,7 +18,7 @@ export class StateSnapshotsOp<K, S> implements Operator<[K, S]> {
     return this.mapped.slideDuration;
   }
 
-  compute(time: number, self: DStream<[K, S]>): RDD<[K, S]> | undefined {
+  compute(time: number, self: GraphNode<[K, S]>): RDD<[K, S]> | undefined {
     const mappedRDD = this.mapped.getOrCompute(time);
     if (!mappedRDD) return undefined;
     return new RDD<[K, S]>(
@@ -28,7 +27,7 @@ export class StateSnapshotsOp<K, S> implements Operator<[K, S]> {
         mappedRDD.partition(p);
         this.op.snapshot(this.mapped, time, p, emit);
       },
-      self.context.rddEnv,
+      self.env.rddEnv,
       this.op.partitioner,
     );
   }

@@ -1,14 +1,13 @@
-import type { DStream } from "../DStream.js";
 import { asyncResult, InvalidArgumentError, isThenable } from "../errors.js";
 import { RDD } from "../rdd/RDD.js";
-import type { Operator } from "./Operator.js";
+import type { GraphNode, Operator } from "./Operator.js";
 
 /** `transform`, `transformWith` and `ssc.transform`: a user function of the parents' RDDs and the batch time. */
 export class TransformedOp<T> implements Operator<T> {
   readonly kind = "transform";
 
   constructor(
-    readonly parents: readonly DStream<any>[],
+    readonly parents: readonly GraphNode<any>[],
     private readonly fn: (rdds: RDD<any>[], time: number) => RDD<T>,
   ) {
     const slides = new Set(parents.map((p) => p.slideDuration));
@@ -24,8 +23,8 @@ export class TransformedOp<T> implements Operator<T> {
     return this.parents[0]!.slideDuration;
   }
 
-  compute(time: number, self: DStream<T>): RDD<T> | undefined {
-    const rdds = this.parents.map((p) => p.getOrCompute(time) ?? RDD.empty(self.context.rddEnv));
+  compute(time: number, self: GraphNode<T>): RDD<T> | undefined {
+    const rdds = this.parents.map((p) => p.getOrCompute(time) ?? RDD.empty(self.env.rddEnv));
     const out = this.fn(rdds, time);
     if (isThenable(out)) throw asyncResult(self, "transform function", out);
     if (!(out instanceof RDD)) {

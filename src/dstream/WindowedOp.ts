@@ -1,17 +1,16 @@
-import type { DStream } from "../DStream.js";
 import { RDD } from "../rdd/RDD.js";
 import { requireMultiple } from "../time.js";
-import type { Operator } from "./Operator.js";
+import type { GraphNode, Operator } from "./Operator.js";
 
 /** All records of the parent's batches in `(t - window, t]`, at every slide (Spark's WindowedDStream). */
 export class WindowedOp<T> implements Operator<T> {
   readonly kind = "window";
-  readonly parents: readonly DStream<any>[];
+  readonly parents: readonly GraphNode<any>[];
   readonly slideDuration: number;
   readonly parentRememberExtra: number;
 
   constructor(
-    private readonly parent: DStream<T>,
+    private readonly parent: GraphNode<T>,
     readonly windowDuration: number,
     slideDuration: number,
   ) {
@@ -29,8 +28,8 @@ export class WindowedOp<T> implements Operator<T> {
     parent.persist();
   }
 
-  compute(time: number, self: DStream<T>): RDD<T> {
+  compute(time: number, self: GraphNode<T>): RDD<T> {
     const rdds = this.parent.slice(time - this.windowDuration + this.parent.slideDuration, time);
-    return RDD.union(rdds, self.context.rddEnv);
+    return RDD.union(rdds, self.env.rddEnv);
   }
 }

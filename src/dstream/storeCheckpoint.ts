@@ -1,8 +1,7 @@
-import type { DStream } from "../DStream.js";
 import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import { MemoryStateStore, type StateSnapshot, type StateStoreOptions } from "../state/StateStore.js";
 import { attribute } from "../errors.js";
-import type { CheckpointableState, StateCodec } from "./Operator.js";
+import type { CheckpointableState, GraphNode, StateCodec } from "./Operator.js";
 
 /**
  * Data checkpoints of an operator whose state lives in one state store per partition; with a codec, states are
@@ -15,7 +14,7 @@ export function storeCheckpoint<T>(
 ): CheckpointableState<T> {
   const numPartitions = partitioner.numPartitions;
   const partitioning: StatePartitioning = { numPartitions, maxParallelism: partitioner.maxParallelism };
-  const coded = (self: DStream<T>, fn: (x: unknown) => unknown, x: unknown): unknown => {
+  const coded = (self: GraphNode<T>, fn: (x: unknown) => unknown, x: unknown): unknown => {
     try {
       return fn(x);
     } catch (e) {
@@ -24,23 +23,23 @@ export function storeCheckpoint<T>(
   };
   return {
     partitioning,
-    snapshot(self: DStream<T>, _time: number, mode: "full" | "delta"): unknown[] {
+    snapshot(self: GraphNode<T>, _time: number, mode: "full" | "delta"): unknown[] {
       const out: unknown[] = [];
       for (let p = 0; p < numPartitions; p++) {
-        const snap = self.context.stateStores.getStore(self.id, p, options).snapshot(mode);
+        const snap = self.env.stateStores.getStore(self.id, p, options).snapshot(mode);
         if (codec) snap.states = snap.states.map((s) => coded(self, codec.encode, s));
         out.push(snap);
       }
       return out;
     },
-    written(self: DStream<T>, _time: number, visit: (key: unknown, state: unknown) => void): void {
+    written(self: GraphNode<T>, _time: number, visit: (key: unknown, state: unknown) => void): void {
       for (let p = 0; p < numPartitions; p++) {
-        const store = self.context.stateStores.getStore(self.id, p, options);
+        const store = self.env.stateStores.getStore(self.id, p, options);
         if (codec) store.forEachWritten((s, k) => visit(k, coded(self, codec.encode, s)));
         else store.forEachWritten((s, k) => visit(k, s), true);
       }
     },
-    restore(self: DStream<T>, saved: unknown[][], version: number, from?: StatePartitioning): void {
+    restore(self: GraphNode<T>, saved: unknown[][], version: number, from?: StatePartitioning): void {
       // With a codec, every snapshot's states are decoded first (columnar() leaves a columnar snapshot as it is).
       const perPartition = codec
         ? saved.map((snaps) =>
@@ -51,7 +50,7 @@ export function storeCheckpoint<T>(
             }),
           )
         : saved;
-      const stores = self.context.stateStores;
+      const stores = self.env.stateStores;
       if (!from || samePartitioning(from, partitioning)) {
         for (let p = 0; p < numPartitions; p++) {
           const snaps = (perPartition[p] ?? []).map(columnar);
@@ -110,12 +109,12 @@ export function redistribute(
 
 /** Logs that an operator's state moved to another partition count. */
 export function logRedistributed(
-  self: DStream<any>,
+  self: GraphNode<any>,
   from: StatePartitioning,
   to: StatePartitioning,
   keys: number,
 ): void {
-  self.context.log.info(
+  self.env.log.info(
     {
       operatorId: self.id,
       kind: self.op.kind,

@@ -4,7 +4,7 @@
 // the partition that owns its key group.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { DStream } from "../../src/DStream.js";
+import type { GraphNode } from "../../src/dstream/Operator.js";
 import { storeCheckpoint } from "../../src/dstream/storeCheckpoint.js";
 import { hashKey } from "../../src/rdd/keys.js";
 import {
@@ -40,12 +40,12 @@ const batch = fc.record({
 
 const text = (k: Key) => JSON.stringify(k);
 
-function fakeStream(): DStream<unknown> {
+function fakeStream(): GraphNode<unknown> {
   return {
     id: "op",
     op: { kind: "mapWithState" },
-    context: { stateStores: new MemoryStateStoreProvider(), log: { info() {} } },
-  } as unknown as DStream<unknown>;
+    env: { stateStores: new MemoryStateStoreProvider(), log: { info() {} } },
+  } as unknown as GraphNode<unknown>;
 }
 
 describe("rescalable state", () => {
@@ -104,7 +104,7 @@ describe("rescalable state", () => {
           const self = fakeStream();
           storeCheckpoint(partitioner, { indexByTime }).restore(self, chains, version, recorded);
 
-          const provider = self.context.stateStores;
+          const provider = self.env.stateStores;
           const restored = new Map<string, { key: Key; state: number; updatedAt: number }>();
           for (let p = 0; p < to; p++) {
             const store = provider.getStore<Key, number>("op", p, { indexByTime });

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { DStream } from "../../DStream.js";
 import { ForEachOp } from "../../dstream/ForEachOp.js";
 import { InvalidArgumentError, SpateError } from "../../errors.js";
 import type { RDD } from "../../rdd/RDD.js";
@@ -10,6 +9,7 @@ import {
   type NatsConnectionOptions,
   openJetStream,
 } from "./connection.js";
+import type { GraphNode } from "../../dstream/Operator.js";
 
 /** Where a record stands in its batch: what a message id is derived from. */
 export interface RecordPosition {
@@ -68,11 +68,11 @@ interface Tally {
 export class JetStreamSinkOp<T> extends ForEachOp<T> {
   private readonly options: JetStreamSinkOptions<T>;
   private session: Promise<JetStreamSession> | undefined;
-  private owner: DStream<T> | undefined;
+  private owner: GraphNode<T> | undefined;
   /** Until this wall-clock ms, publishes go one at a time: a publish failed lately. */
   private carefulUntil = 0;
 
-  constructor(parent: DStream<T>, options: JetStreamSinkOptions<T>) {
+  constructor(parent: GraphNode<T>, options: JetStreamSinkOptions<T>) {
     super("publishToJetStream", parent, (rdd, time) => this!.publish(rdd, time));
     this.options = options;
     const { subject, encode, msgId, ackTimeout } = options;
@@ -96,7 +96,7 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
       );
   }
 
-  initialize(self: DStream<T>): void {
+  initialize(self: GraphNode<T>): void {
     this.owner = self;
   }
 
@@ -116,8 +116,8 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
     this.session ??= (async () => {
       const session = await openJetStream(
         this.options,
-        owner.context.log,
-        `publishToJetStream of ${owner.context.appName}`,
+        owner.env.log,
+        `publishToJetStream of ${owner.env.appName}`,
       );
       const subject = this.options.subject;
       if (typeof subject === "string") {
@@ -142,7 +142,7 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
     const owner = this.owner!;
     const { subject, encode, msgId } = this.options;
     const maxPayload = session.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-    const prefix = `${owner.context.appName}:${owner.id}:${time}`;
+    const prefix = `${owner.env.appName}:${owner.id}:${time}`;
     // Everything is encoded and checked first: a batch with a record too large publishes nothing.
     const parts = rdd.materialize();
     const partitions: Message[][] = parts.map(() => []);
@@ -181,9 +181,9 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
     const published = partitions.reduce((n, ms) => n + ms.length, 0);
     if (published > 0) {
       const data = { operatorId: owner.id, batchTime: time, published, ...tally };
-      if (tally.retries > 0) owner.context.log.info(data, "published to JetStream after retries");
+      if (tally.retries > 0) owner.env.log.info(data, "published to JetStream after retries");
       else
-        owner.context.log.debug(
+        owner.env.log.debug(
           data,
           tally.duplicates > 0
             ? "published to JetStream; duplicates of an earlier attempt were dropped"
@@ -243,7 +243,7 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
   ): Promise<void> {
     const ackTimeout = this.options.ackTimeout ?? 10_000;
     const limit = this.options.unavailableTimeout ?? DEFAULT_UNAVAILABLE_TIMEOUT;
-    const log = this.owner!.context.log;
+    const log = this.owner!.env.log;
     let failingSince: number | undefined;
     let last = failed;
     for (let attempt = failed ? 1 : 0; ; attempt++) {

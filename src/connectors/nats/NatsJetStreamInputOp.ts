@@ -1,6 +1,5 @@
 import type { ConsumerMessages, JsMsg, MsgRequest } from "@nats-io/jetstream";
-import type { DStream } from "../../DStream.js";
-import type { InputLog, Operator } from "../../dstream/Operator.js";
+import type { GraphNode, InputLog, Operator } from "../../dstream/Operator.js";
 import { InvalidArgumentError, SpateError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { Allocations } from "../../dstream/Allocations.js";
@@ -98,7 +97,7 @@ const decoder = new TextDecoder();
  */
 export class NatsJetStreamInputOp implements Operator<NatsMessage> {
   readonly kind = "natsJetStream";
-  readonly parents: readonly DStream<any>[] = [];
+  readonly parents: readonly GraphNode<any>[] = [];
   readonly input = true;
   private readonly batches = new Allocations<Allocation>();
   private readonly stream: string;
@@ -123,7 +122,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
   private recovering: Promise<void> | undefined;
   private checking = false;
   private watchdog: NodeJS.Timeout | undefined;
-  private owner: DStream<NatsMessage> | undefined;
+  private owner: GraphNode<NatsMessage> | undefined;
   private replay: Replay | undefined;
   /** Resumes a consumer paused on a full buffer. */
   private resume: (() => void) | undefined;
@@ -163,7 +162,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       };
     },
     allocateEmptyThrough: (time: number): void => this.batches.allocateEmptyThrough(time),
-    restore: async (data: unknown, self: DStream<any>): Promise<void> => {
+    restore: async (data: unknown, self: GraphNode<any>): Promise<void> => {
       this.owner = self;
       const d = data as NatsLogData;
       this.batches.restore(
@@ -191,11 +190,11 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
           this.replay = { pending, resolve, reject, timer: undefined };
         });
         this.armReplayTimer();
-        self.context.log.info(
+        self.env.log.info(
           { operatorId: self.id, stream: this.stream, from, to, batches: pending.length },
           "re-reading the messages of recorded batches from JetStream",
         );
-        await this.startReading(session, from, self.context.log);
+        await this.startReading(session, from, self.env.log);
         await done;
       } catch (e) {
         await this.close();
@@ -204,10 +203,10 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
     },
   };
 
-  async start(self: DStream<NatsMessage>): Promise<void> {
+  async start(self: GraphNode<NatsMessage>): Promise<void> {
     this.owner = self;
     const session = await this.connect(self);
-    if (!this.reading) await this.startReading(session, this.next, self.context.log);
+    if (!this.reading) await this.startReading(session, this.next, self.env.log);
   }
 
   async stop(): Promise<void> {
@@ -222,7 +221,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       : `stream ${this.stream}: sequences ${a.from} to ${a.to} (${a.count} messages)`;
   }
 
-  compute(time: number, self: DStream<NatsMessage>): RDD<NatsMessage> {
+  compute(time: number, self: GraphNode<NatsMessage>): RDD<NatsMessage> {
     let a = this.batches.get(time);
     if (!a && this.batches.has(time)) a = { from: 0, to: 0, count: 0, messages: [] }; // allocated, given nothing
     if (!a) {
@@ -239,20 +238,19 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       this.batches.set(time, a, a.count === 0);
       this.wake();
       // Without checkpoints, only windows read past batches; with them, inputLog.save() prunes instead.
-      if (self.context.checkpointDirectory === undefined)
-        this.batches.prune(time - self.rememberDuration + 1);
+      if (self.env.checkpointDirectory === undefined) this.batches.prune(time - self.rememberDuration + 1);
     } else if (a.messages.length !== a.count) {
       throw this.replayFailed("they were not read again before the batch ran", a.from, a.to, time);
     }
-    return RDD.fromPartitions([a.messages], self.context.rddEnv);
+    return RDD.fromPartitions([a.messages], self.env.rddEnv);
   }
 
-  private connect(self: DStream<any>): Promise<JetStreamSession> {
+  private connect(self: GraphNode<any>): Promise<JetStreamSession> {
     this.session ??= (async () => {
       const session = await openJetStream(
         this.options,
-        self.context.log,
-        `natsJetStream(${this.stream}) of ${self.context.appName}`,
+        self.env.log,
+        `natsJetStream(${this.stream}) of ${self.env.appName}`,
       );
       try {
         await streamInfo(session, this.stream);
@@ -451,7 +449,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
           message,
         );
         const self = this.owner;
-        self?.context.listenerBus.post("onInputRecovered", () => ({
+        self?.env.listenerBus.post("onInputRecovered", () => ({
           recoveryInfo: {
             streamId: self.id,
             kind: this.kind,
