@@ -32,7 +32,6 @@ import { type CatchUpStatus, JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type ReceiverInfo, type StreamingListener } from "./scheduler/StreamingListener.js";
 import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
 import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
-import type { StreamingUI } from "./ui/StreamingUI.js";
 
 /** Options of `new StreamingContext(...)` (Spark: the SparkConf and batch duration given to its constructor). */
 export interface StreamingContextOptions {
@@ -99,7 +98,8 @@ export class StreamingContext {
   private readonly generator: JobGenerator;
   private checkpointStore: CheckpointStore | undefined;
   private lease: CheckpointLease | undefined;
-  private ui: StreamingUI | undefined;
+  /** The web UI, loaded only when used (`spate.ui.port` not 0). */
+  private ui: { readonly url: string | undefined; close(): Promise<void> } | undefined;
   private restored: RestoredCheckpoint | undefined;
   private droppedState: string[] = [];
   private downTimeBatches = 0;

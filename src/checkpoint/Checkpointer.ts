@@ -1,7 +1,6 @@
 import type { SpateConf } from "../config.js";
-import type { DStream } from "../DStream.js";
 import { StateNotSerializableError } from "../errors.js";
-import type { DStreamGraph } from "../graph/DStreamGraph.js";
+import type { DStreamGraph, GraphStream } from "../graph/DStreamGraph.js";
 import type { Logger } from "../log.js";
 import { DEFAULT_MAX_PARALLELISM, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import type { ListenerBus } from "../scheduler/StreamingListener.js";
@@ -32,7 +31,7 @@ const TEN_SECONDS = 10_000;
 const COALESCE_MS = 1000;
 
 /** A stateful stream's data checkpoint interval: its own, the setting, or Spark's default (>= 10 s). */
-export function checkpointIntervalOf(stream: DStream<any>, conf: SpateConf): number {
+export function checkpointIntervalOf(stream: GraphStream, conf: SpateConf): number {
   const slide = stream.slideDuration;
   const own = stream.checkpointInterval ?? conf.getNumber("spate.checkpoint.interval");
   if (own !== undefined) return Math.max(slide, Math.ceil(own / slide) * slide);

@@ -1,5 +1,5 @@
-import type { DStream } from "../DStream.js";
 import type { ForEachOp, Job } from "../dstream/ForEachOp.js";
+import type { GraphNode } from "../dstream/Operator.js";
 import { attribute, IllegalStateError } from "../errors.js";
 import { shortHash } from "../rdd/keys.js";
 
@@ -12,21 +12,36 @@ export interface GeneratedBatch {
   readonly jobs: readonly Job[];
 }
 
+/** A stream as the graph keeps it: a node, and what the graph sets on it as it starts (a DStream is one). */
+export interface GraphStream<T = any> extends GraphNode<T> {
+  zeroTime: number | undefined;
+  rememberDuration: number;
+  /** The id pinned with `uid()`, if any. */
+  readonly pinnedId: string | undefined;
+  /** The interval of its data checkpoints, if set. */
+  readonly checkpointInterval: number | undefined;
+  setId(id: string): void;
+  /** Forgets RDDs older than the remember duration. */
+  clearMetadata(time: number): void;
+  /** The batch times of the RDDs it holds. */
+  generatedTimes(): number[];
+}
+
 /**
  * The DStreams of a context, their outputs and their stable ids (Spark's DStreamGraph). Streams are registered
  * in creation order, which is a topological order: a stream is always created after its parents.
  */
 export class DStreamGraph {
-  readonly streams: DStream<any>[] = [];
-  readonly outputs: DStream<any>[] = [];
+  readonly streams: GraphStream[] = [];
+  readonly outputs: GraphStream[] = [];
   private frozen = false;
 
-  register(stream: DStream<any>): void {
+  register(stream: GraphStream): void {
     this.requireBuilding("Creating a stream");
     this.streams.push(stream);
   }
 
-  addOutput(stream: DStream<any>): void {
+  addOutput(stream: GraphStream): void {
     this.outputs.push(stream);
   }
 
@@ -40,7 +55,7 @@ export class DStreamGraph {
     }
   }
 
-  get inputs(): DStream<any>[] {
+  get inputs(): GraphStream[] {
     return this.streams.filter((s) => s.op.input);
   }
 
@@ -58,7 +73,7 @@ export class DStreamGraph {
       );
     }
     const ranks = new Map<string, number>();
-    const used = new Map<string, DStream<any>>();
+    const used = new Map<string, GraphStream>();
     for (const s of this.streams) {
       const lineage = `${s.op.parents.map((p) => p.id).join(",")}|${s.op.kind}`;
       const rank = ranks.get(lineage) ?? 0;
@@ -117,7 +132,7 @@ export class DStreamGraph {
    * Computes, in graph order, the batch's RDDs of stateful streams (their state must advance every batch, in
    * order) and of persisted streams (later windows read them).
    */
-  materializeStateful(time: number, only?: (stream: DStream<any>) => boolean): void {
+  materializeStateful(time: number, only?: (stream: GraphStream) => boolean): void {
     for (const s of this.streams) {
       if (only ? !only(s) : !s.op.stateful && !s.isPersisted) continue;
       try {

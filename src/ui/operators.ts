@@ -1,6 +1,6 @@
 import { Packr } from "msgpackr";
-import type { DStream } from "../DStream.js";
 import type { StateStore } from "../state/StateStore.js";
+import type { GraphStream } from "../graph/DStreamGraph.js";
 import type { StreamingContext } from "../StreamingContext.js";
 
 /** The live size of one stateful operator's state. */
@@ -31,7 +31,7 @@ function estimate(keys: unknown[], states: unknown[], total: number): number | u
   }
 }
 
-function ofStores(stream: DStream<any>, stores: StateStore<unknown, unknown>[]): OperatorState {
+function ofStores(stream: GraphStream, stores: StateStore<unknown, unknown>[]): OperatorState {
   let numKeys = 0;
   const keys: unknown[] = [];
   const states: unknown[] = [];
@@ -58,7 +58,7 @@ function ofStores(stream: DStream<any>, stores: StateStore<unknown, unknown>[]):
  * An operator whose state is its last RDD (a reduced window): the records of that RDD as of `upTo`, the last
  * batch that completed. Only an RDD that batch already computed and kept is read, so nothing is computed here.
  */
-function ofLastRDD(stream: DStream<any>, upTo: number | undefined): OperatorState {
+function ofLastRDD(stream: GraphStream, upTo: number | undefined): OperatorState {
   const base = { id: stream.id, kind: stream.op.kind, name: stream.name };
   const times = upTo === undefined ? [] : stream.generatedTimes().filter((t) => t <= upTo);
   const rdd = times.length > 0 ? stream.getOrCompute(Math.max(...times)) : undefined;

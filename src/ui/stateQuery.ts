@@ -1,6 +1,6 @@
 // Queryable state (beyond Spark, as Kafka Streams' interactive queries): one key's current state in one stateful
 // operator, read-only, rendered as JSON whatever the state holds.
-import type { DStream } from "../DStream.js";
+import type { GraphStream } from "../graph/DStreamGraph.js";
 import { encodeKey, isPrimitiveKey, validateKey } from "../rdd/keys.js";
 import type { StreamingContext } from "../StreamingContext.js";
 
@@ -61,7 +61,7 @@ export function queryState(
 }
 
 function fromLastWindow(
-  stream: DStream<any>,
+  stream: GraphStream,
   base: { operator: string; kind: string; key: unknown },
   upTo: number | undefined,
 ): StateQueryJson {
