@@ -721,23 +721,9 @@ export class StreamingContext {
           }
         }
         checkpointer.resume(md, restored.name, versions);
-        // State is at its last data checkpoint: replay the completed batches after it, without their outputs.
-        const completed = md.completedTime;
-        if (completed === undefined || versions.size === 0) return;
-        const from = Math.min(...versions.values()) + this.batchDuration;
-        const count = Math.max(0, Math.floor((completed - from) / this.batchDuration) + 1);
-        let lastReport = performance.now();
-        for (let t = from, done = 1; t <= completed; t += this.batchDuration, done++) {
-          this.graph.generateJobs(t);
-          this.graph.materializeStateful(t, (s) => (versions.get(s.id) ?? Number.POSITIVE_INFINITY) < t);
-          this.stateStores.commitAll(t);
-          this.graph.clearMetadata(t);
-          // Long replays show progress, about once a second.
-          if (performance.now() - lastReport >= 1000 || done === count) {
-            lastReport = performance.now();
-            this.log.info({ batchTime: t, done, of: count }, "replaying completed batches into state");
-          }
-        }
+        // State is at its last data checkpoint: the scheduler replays the completed batches after it, without
+        // their outputs, before any other batch.
+        return { stateVersions: versions };
       },
     );
     this.downTimeBatches = rerun.downTime;

@@ -1,7 +1,7 @@
 import { atBatch } from "../errors.js";
 import type { DStreamGraph } from "../graph/DStreamGraph.js";
 import { type Clock, RecurringTimer } from "../time.js";
-import type { JobScheduler } from "./JobScheduler.js";
+import type { BatchReplay, JobScheduler } from "./JobScheduler.js";
 
 /** The batches a restart runs: `first` to `until`, of which the last `downTime` are those of the down time. */
 export interface RestartedBatches {
@@ -43,9 +43,10 @@ export class JobGenerator {
   }
 
   /**
-   * Restarts from a checkpoint (Spark's JobGenerator.restart): `prepare` restores and replays state, then every
-   * batch after the last completed one runs again, up to the later of the checkpoint's last batch and now (the
-   * down time), and the timer carries on after that.
+   * Restarts from a checkpoint (Spark's JobGenerator.restart): `prepare` restores state and says at which batch
+   * each stateful operator's state is; the completed batches after the oldest of those are replayed into state
+   * (through the scheduler, as batches without outputs), then every batch after the last completed one runs again,
+   * up to the later of the checkpoint's last batch and now (the down time), and the timer carries on after that.
    *
    * Batches up to the checkpoint's last one have their input recorded. The batches of the down time are allocated
    * now, before any input starts, as Spark generates them at its restart: the first takes what arrived meanwhile
@@ -57,12 +58,16 @@ export class JobGenerator {
     rememberDuration: number | undefined,
     lastCompleted: number | undefined,
     checkpointTime: number,
-    prepare: () => void,
+    prepare: () => BatchReplay,
   ): RestartedBatches {
     this.zero = zeroTime;
     this.graph.start(zeroTime, rememberDuration, true);
-    prepare();
+    const replay = prepare();
     const step = this.batchDuration;
+    if (lastCompleted !== undefined && replay.stateVersions.size > 0) {
+      const from = Math.min(...replay.stateVersions.values()) + step;
+      this.scheduler.submitReplay(from, lastCompleted, step, replay, (t) => this.graph.generateJobs(t));
+    }
     const now = this.clock.getTimeMillis();
     const alignedNow = zeroTime + Math.floor((now - zeroTime) / step) * step;
     const until = Math.max(checkpointTime, alignedNow);
