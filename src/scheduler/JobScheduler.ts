@@ -263,8 +263,10 @@ export class JobScheduler {
         if (!next) break;
         await this.runBatch(next);
         // Batches that write nothing (the empty ones of a catch-up) run without I/O: let timers, receivers,
-        // the UI and signal handlers have a turn every few ms.
-        if (performance.now() - yielded >= YIELD_EVERY_MS) {
+        // the UI and signal handlers have a turn every few ms. Replays into state run on without one, as they
+        // did before the scheduler ran them: with turns, a replay of 10,000 batches grew the heap to 60 MB
+        // between full collections instead of 14 MB, and took a third more CPU.
+        if (!next.replay && performance.now() - yielded >= YIELD_EVERY_MS) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           yielded = performance.now();
         }
