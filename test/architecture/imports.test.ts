@@ -83,9 +83,10 @@ const graph = new Map<string, Import[]>(
  */
 const LAYERS: ReadonlyArray<{ name: string; modules: readonly string[] }> = [
   { name: "foundation", modules: ["errors.ts", "log.ts", "config.ts", "time.ts", "io/"] },
-  { name: "execution and state", modules: ["rdd/", "state/"] },
+  { name: "execution", modules: ["rdd/"] },
   {
-    name: "checkpoint storage",
+    // Files, their format and the codecs of state (registered classes): state stores may encode with them.
+    name: "checkpoint storage and codecs",
     modules: [
       "checkpoint/CheckpointStore.ts",
       "checkpoint/FileCheckpointStore.ts",
@@ -95,6 +96,7 @@ const LAYERS: ReadonlyArray<{ name: string; modules: readonly string[] }> = [
       "checkpoint/metadata.ts",
     ],
   },
+  { name: "state", modules: ["state/"] },
   { name: "events", modules: ["scheduler/StreamingListener.ts"] },
   { name: "sources", modules: ["flow/", "receiver/"] },
   { name: "graph", modules: ["dstream/", "graph/", "State.ts", "connectors/nats/"] },
