@@ -256,20 +256,22 @@ export class StreamingContext {
     // The location is owned before the checkpoint is read, so that no other job writes it between this read and
     // this job's first write. The job's settings are not known yet: the lease starts with those of `spate run`.
     // (A store without records is warned about by start(), on the job's logger.)
-    const lease = CheckpointLease.supportedBy(store)
-      ? await CheckpointLease.acquire(store, {
-          appName: "spate",
-          lockTimeout: lockTimeoutOf(new SpateConf(confFromEnvironment())),
-          log: createLogger("spate"),
-        })
-      : undefined;
+    let lease: CheckpointLease | undefined;
     try {
+      lease = CheckpointLease.supportedBy(store)
+        ? await CheckpointLease.acquire(store, {
+            appName: "spate",
+            lockTimeout: lockTimeoutOf(new SpateConf(confFromEnvironment())),
+            log: createLogger("spate"),
+          })
+        : undefined;
       const ssc = await StreamingContext.restoreOrCreate(store, create);
       await lease?.adopt({ appName: ssc.appName, lockTimeout: lockTimeoutOf(ssc.conf), log: ssc.log });
       ssc.lease = lease;
       return ssc;
     } catch (e) {
       await lease?.release();
+      await store.close?.().catch(() => {});
       throw e;
     }
   }
@@ -491,11 +493,17 @@ export class StreamingContext {
     await this.lease?.check();
   }
 
-  /** Gives up ownership of the checkpoint location, if this context has it. */
+  /** Gives up ownership of the checkpoint location, if this context has it, and closes the store's connection. */
   private async releaseLease(): Promise<void> {
     const lease = this.lease;
     this.lease = undefined;
     await lease?.release();
+    await this.checkpointStore?.close?.().catch((e: unknown) => {
+      this.log.warn(
+        { location: this.checkpointStore?.location, error: e },
+        "could not close the checkpoint store",
+      );
+    });
   }
 
   /** Where "deadLetter" writes: the setting, else the checkpoint folder's `dead-letters`; required otherwise. */

@@ -4,10 +4,13 @@ export type { RegisteredClass } from "./checkpoint/classes.js";
 export type { CreateJob, JobArgs } from "./job.js";
 export { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
 export {
+  JetStreamCheckpointStore,
+  type JetStreamCheckpointStoreOptions,
   type JetStreamSinkOptions,
   type NatsConnectionOptions,
   type NatsJetStreamOptions,
   type NatsMessage,
+  jetStreamCheckpointStore,
   natsJetStream,
   publishToJetStream,
   type RecordPosition,

@@ -36,4 +36,9 @@ export interface CheckpointStore {
    * another revision (someone else wrote first: nothing was written).
    */
   compareAndSetRecord?(name: string, data: Uint8Array, expected: number): Promise<number | undefined>;
+  /**
+   * Releases what the store holds open (a connection), called when a context using it stops; a store used again
+   * after opens it again. Optional.
+   */
+  close?(): Promise<void>;
 }

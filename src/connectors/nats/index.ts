@@ -1,4 +1,4 @@
-// NATS JetStream: a replayable source and an idempotent sink.
+// NATS JetStream: a replayable source, an idempotent sink, and a checkpoint store.
 import { DStream } from "../../DStream.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { StreamingContext } from "../../StreamingContext.js";
@@ -7,6 +7,11 @@ import { JetStreamSinkOp, type JetStreamSinkOptions } from "./JetStreamSinkOp.js
 import { NatsJetStreamInputOp, type NatsJetStreamOptions, type NatsMessage } from "./NatsJetStreamInputOp.js";
 
 export type { NatsConnectionOptions } from "./connection.js";
+export {
+  JetStreamCheckpointStore,
+  type JetStreamCheckpointStoreOptions,
+  jetStreamCheckpointStore,
+} from "./JetStreamCheckpointStore.js";
 export type { JetStreamSinkOptions, RecordPosition } from "./JetStreamSinkOp.js";
 export type { NatsJetStreamOptions, NatsMessage } from "./NatsJetStreamInputOp.js";
 
