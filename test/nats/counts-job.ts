@@ -2,12 +2,24 @@
 // per word with mapWithState, each count published as "word n" to out.counts (stream OUT). Around the sink, two
 // outputs print "processed <batch>" and "published <batch>" and pause, so that the test can kill the job between
 // processing and output, and between output and the batch's completion checkpoint.
-import { natsJetStream, publishToJetStream, type State, StateSpec, StreamingContext } from "spate";
+// The checkpoint is a folder, or `jetstream:<bucket>[:<replicas>]` for checkpoints in JetStream on the same servers.
+import {
+  jetStreamCheckpointStore,
+  natsJetStream,
+  publishToJetStream,
+  type State,
+  StateSpec,
+  StreamingContext,
+} from "spate";
 
 const [servers, checkpoint] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const [, bucket, replicas] = /^jetstream:([^:]+)(?::(\d))?$/.exec(checkpoint) ?? [];
+const location = bucket
+  ? jetStreamCheckpointStore({ servers, bucket, replicas: replicas ? Number(replicas) : 1 })
+  : checkpoint;
 
-const ssc = await StreamingContext.getOrCreate(checkpoint, () => {
+const ssc = await StreamingContext.getOrCreate(location, () => {
   const ssc = new StreamingContext({
     batchDuration: 100,
     appName: "nats-counts",

@@ -294,10 +294,25 @@ export class JetStreamCheckpointStore implements CheckpointStore {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /**
+   * The names of the descriptions the stream holds, asked of the stream's leader (the object store's own `list()`
+   * reads through a consumer, which a cluster may place on a replica that is behind). A description marked
+   * deleted (left by another tool: this store's delete leaves none) is not a file.
+   */
   async list(): Promise<string[]> {
-    return this.retrying("listing files", async ({ objects }) =>
-      (await objects.list()).filter((i) => !i.deleted).map((i) => i.name),
-    );
+    return this.retrying("listing files", async ({ jsm, stream }) => {
+      const prefix = `$O.${this.bucket}.M.`;
+      const info = await jsm.streams.info(stream, { subjects_filter: `${prefix}>` });
+      const names: string[] = [];
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const encoded = subject.slice(prefix.length).replace(/-/g, "+").replace(/_/g, "/");
+        const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+        if (m !== null && (m.json() as { deleted?: boolean }).deleted !== true) {
+          names.push(Buffer.from(encoded, "base64").toString("utf8"));
+        }
+      }
+      return names;
+    });
   }
 
   /** Removes the description first (the file is gone at once), then the chunks, leaving no marker behind. */
@@ -313,12 +328,16 @@ export class JetStreamCheckpointStore implements CheckpointStore {
     });
   }
 
+  /** Asked of the stream's leader (a KV bucket may let replicas that are behind answer its own `get`). */
   async readRecord(name: string): Promise<CheckpointRecord | undefined> {
     this.checkRecord(name);
-    return this.retrying(`reading the record ${name}`, async ({ records }) => {
-      const entry = await records.get(name);
-      if (entry === null || entry.operation !== "PUT") return undefined;
-      return { revision: entry.revision, data: entry.value };
+    return this.retrying(`reading the record ${name}`, async ({ jsm }) => {
+      const m = await jsm.streams.getMessage(`KV_${this.bucket}`, {
+        last_by_subj: `$KV.${this.bucket}.${name}`,
+      });
+      const operation = m?.header?.get("KV-Operation");
+      if (m === null || operation === "DEL" || operation === "PURGE") return undefined;
+      return { revision: m.seq, data: m.data };
     });
   }
 
