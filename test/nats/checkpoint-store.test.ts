@@ -66,7 +66,7 @@ describe.each(stores)("CheckpointStore contract: %s", (_name, make) => {
 
   it("round-trips files of several chunks byte for byte, and refuses names with slashes", async () => {
     const store = make();
-    const big = randomBytes(700 * 1024 + 3);
+    const big = randomBytes(3 * 2 ** 20 + 3);
     await store.write("big", big);
     expect(Buffer.from((await store.read("big"))!).equals(big)).toBe(true);
     const e = await rejection(store.write("a/b", bytes("x")));
@@ -75,8 +75,8 @@ describe.each(stores)("CheckpointStore contract: %s", (_name, make) => {
 
   it("an overwrite is atomic: concurrent readers see the whole old file or the whole new one", async () => {
     const store = make();
-    // Several chunks each (the object store cuts at 128 KiB), every byte telling which version it belongs to.
-    const versions = Array.from({ length: 6 }, (_, i) => new Uint8Array(400 * 1024 + i).fill(i + 1));
+    // Several chunks each (the JetStream store cuts at 1 MiB), every byte telling which version it belongs to.
+    const versions = Array.from({ length: 6 }, (_, i) => new Uint8Array(2.5 * 2 ** 20 + i).fill(i + 1));
     await store.write("file", versions[0]!);
     const seen = new Set<number>();
     let writing = true;
@@ -162,8 +162,8 @@ describe("JetStreamCheckpointStore", () => {
   it("a replaced or deleted file leaves nothing behind in the object store's stream", async () => {
     const store = jetStreamCheckpointStore({ servers: server.url, bucket: "no-traces" });
     opened.push(store);
-    await store.write("one", randomBytes(300 * 1024));
-    await store.write("one", randomBytes(200 * 1024));
+    await store.write("one", randomBytes(1.5 * 2 ** 20));
+    await store.write("one", randomBytes(1.2 * 2 ** 20));
     await store.write("two", bytes("small"));
     const messages = () =>
       withNats(server.url, async (_nc, jsm) => (await jsm.streams.info("OBJ_no-traces")).state.messages);
