@@ -6,13 +6,16 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type CheckpointStore,
   FileCheckpointStore,
   JetStreamCheckpointStore,
   jetStreamCheckpointStore,
+  StreamingContext,
 } from "spate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runTs } from "../support/child.js";
 import { rejection } from "../support/rejection.js";
 import { freePort, type NatsServer, startNatsServer, withNats } from "./server.js";
 
@@ -158,6 +161,21 @@ describe("JetStreamCheckpointStore", () => {
     const store = new JetStreamCheckpointStore({ servers: server.url, bucket: "named" });
     expect(store.location).toBe(`nats://${server.url}/named`);
   });
+
+  it("closes its connection when the context stops, or when getOrCreate fails: the process then ends by itself", async () => {
+    const job = path.join(path.dirname(fileURLToPath(import.meta.url)), "store-exit-job.ts");
+    const stopped = runTs([job, server.url, "exits"]);
+    expect(await stopped.exited).toBe(0);
+    expect(stopped.stdout()).toBe("stopped\n");
+    // While this process owns the bucket, another one's getOrCreate fails, and it ends all the same.
+    const store = jetStreamCheckpointStore({ servers: server.url, bucket: "exits-owned" });
+    opened.push(store);
+    const ssc = await StreamingContext.getOrCreate(store, () => new StreamingContext({ batchDuration: 100 }));
+    const refused = runTs([job, server.url, "exits-owned"]);
+    expect(await refused.exited).toBe(0);
+    expect(refused.stdout()).toBe("failed SPATE_CHECKPOINT_LOCKED\n");
+    await ssc.stop();
+  }, 60_000);
 
   it("a replaced or deleted file leaves nothing behind in the object store's stream", async () => {
     const store = jetStreamCheckpointStore({ servers: server.url, bucket: "no-traces" });
