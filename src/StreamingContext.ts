@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
 import { CheckpointLease } from "./checkpoint/CheckpointLease.js";
 import { Checkpointer } from "./checkpoint/Checkpointer.js";
@@ -14,14 +16,22 @@ import {
 import { SpateConf } from "./config.js";
 import { DStream } from "./DStream.js";
 import { FileInputOp, type FileStreamOptions } from "./dstream/FileInputOp.js";
+import { logRedistributed } from "./dstream/storeCheckpoint.js";
 import { ReceiverInputOp } from "./dstream/ReceiverInputOp.js";
 import type { OperatorEnv } from "./dstream/Operator.js";
 import { type Queue, QueueInputOp } from "./dstream/QueueInputOp.js";
 import { TransformedOp } from "./dstream/TransformedOp.js";
 import { UnionOp } from "./dstream/UnionOp.js";
-import { ConfigError, IllegalStateError, InvalidArgumentError, SpateError } from "./errors.js";
+import {
+  ConfigError,
+  GraphNotRebuildableError,
+  IllegalStateError,
+  InvalidArgumentError,
+  SpateError,
+} from "./errors.js";
 import { DStreamGraph } from "./graph/DStreamGraph.js";
 import { BufferedLogger, createLogger, type Logger } from "./log.js";
+import { samePartitioning } from "./rdd/Partitioner.js";
 import type { RDD, RDDEnv } from "./rdd/RDD.js";
 import { Receiver } from "./receiver/Receiver.js";
 import { SocketReceiver } from "./receiver/SocketReceiver.js";
@@ -32,6 +42,20 @@ import { type CatchUpStatus, JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type ReceiverInfo, type StreamingListener } from "./scheduler/StreamingListener.js";
 import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
 import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
+
+/**
+ * The module that builds a job's graph (`StreamingContextOptions.jobModule`): a worker thread imports `url` and
+ * calls its export `export` (default: `default`, else `createContext`), a `CreateJob` (src/job.ts), with
+ * `{ args, checkpoint, role: "worker" }`. The module must not start a context when imported.
+ */
+export interface JobModule {
+  /** The module's URL (`import.meta.url` of the job's own module, or `pathToFileURL(file)`). */
+  url: string | URL;
+  /** The export that builds the context; default: `default`, else `createContext`. */
+  export?: string;
+  /** The `args` the create function is given. */
+  args?: string[];
+}
 
 /** Options of `new StreamingContext(...)` (Spark: the SparkConf and batch duration given to its constructor). */
 export interface StreamingContextOptions {
@@ -44,6 +68,16 @@ export interface StreamingContextOptions {
   conf?: Record<string, string | number | boolean>;
   /** A pino-compatible logger; default: JSON lines on stderr (level from SPATE_LOG_LEVEL). */
   logger?: Logger;
+  /**
+   * The module that builds this same graph, so that worker threads (`spate.executor.threads` > 1) can rebuild it:
+   * they import `url` and call its export `export` (default: `default`, else `createContext`), a `CreateJob`, with
+   * `{ args, checkpoint, role: "worker" }`. `spate run` sets it to the job module it runs. The module must not
+   * start a context when imported. `start()` checks that it loads and exports a function
+   * (SPATE_GRAPH_NOT_REBUILDABLE otherwise). Typically the job's module exports
+   * `createContext({ args }: JobArgs)`, which passes `jobModule: { url: import.meta.url, args }`, and the program
+   * that runs it imports that module, calls it and starts the context.
+   */
+  jobModule?: JobModule;
 }
 
 /** A context's lifecycle: `initialized` until `start()`, `active` while running, `stopped` after `stop()` or a failure (Spark's StreamingContextState). */
@@ -84,6 +118,8 @@ export class StreamingContext {
   readonly operatorEnv: OperatorEnv;
   /** @internal The classes whose instances keep their prototype through checkpoints. */
   readonly classes = new ClassRegistry();
+  /** @internal The module that rebuilds this graph (the `jobModule` option, or the job `spate run` runs). */
+  jobModule: JobModule | undefined;
 
   /**
    * The context's logger (the one given in its options, or the default): a job's own lines written through it
@@ -122,6 +158,7 @@ export class StreamingContext {
     this.appName = options.appName ?? "spate";
     this.conf = new SpateConf({ ...confFromEnvironment(), ...options.conf });
     this.log = options.logger ?? createLogger(this.appName);
+    this.jobModule = checkJobModuleOption(options.jobModule);
     this.badRecords = new BadRecords(
       this.conf.get("spate.errors.onRecordFailure") as RecordFailurePolicy,
       this.log,
@@ -475,6 +512,7 @@ export class StreamingContext {
       );
     }
     this.graph.freeze();
+    await this.checkJobModule();
     await this.startUI();
     try {
       await this.startJob();
@@ -482,6 +520,55 @@ export class StreamingContext {
       await this.closeUI();
       await this.releaseLease();
       throw e;
+    }
+  }
+
+  /**
+   * The job module, when given, must load and export a function: a worker thread builds the graph with it. Imported
+   * here as a worker would (a module imported already, such as the one `spate run` runs, is not run again).
+   */
+  private async checkJobModule(): Promise<void> {
+    const m = this.jobModule;
+    if (!m) return;
+    const url = String(m.url);
+    const fix = "Pass jobModule: { url: import.meta.url } from the module whose export builds this context.";
+    if (url.startsWith("file:") && !existsSync(fileURLToPath(url))) {
+      throw new GraphNotRebuildableError(`The job module ${url} (jobModule) does not exist. ${fix}`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let mod: Record<string, unknown>;
+    try {
+      mod = await Promise.race([
+        import(url) as Promise<Record<string, unknown>>,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `it did not finish loading in ${JOB_MODULE_LOAD_MS / 1000} s: a job module must not start ` +
+                    "the context when imported (export the function that builds it)",
+                ),
+              ),
+            JOB_MODULE_LOAD_MS,
+          );
+          timer.unref();
+        }),
+      ]);
+    } catch (e) {
+      throw new GraphNotRebuildableError(
+        `The job module ${url} (jobModule) does not load: ${e instanceof Error ? e.message : String(e)}. ${fix}`,
+        e,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    const names = m.export !== undefined ? [m.export] : ["default", "createContext"];
+    if (!names.some((n) => typeof mod[n] === "function")) {
+      throw new GraphNotRebuildableError(
+        `The job module ${url} (jobModule) has no function ${names.map((n) => `"${n}"`).join(" or ")} to build ` +
+          `the context (its exports: ${Object.keys(mod).join(", ") || "none"}). Export the function that builds ` +
+          "this context (a CreateJob), or name it with jobModule.export.",
+      );
     }
   }
 
@@ -717,7 +804,21 @@ export class StreamingContext {
           if (!s.op.checkpointState || this.droppedState.includes(s.id)) continue;
           if (saved) {
             const started = performance.now();
-            s.op.checkpointState.restore(s, saved.perPartition, saved.version, saved.partitioning);
+            const cp = s.op.checkpointState;
+            if (cp.restorePartition) {
+              // Partition by partition, each from its own files (or, rescaled, from the old partitions that
+              // overlap its key groups).
+              let keys = 0;
+              for (let p = 0; p < cp.partitioning.numPartitions; p++) {
+                cp.restorePartition(s, p, saved.read, saved.version, saved.partitioning);
+                keys += this.stateStores.getStore(s.id, p).size;
+              }
+              if (!samePartitioning(saved.partitioning, cp.partitioning))
+                logRedistributed(s, saved.partitioning, cp.partitioning, keys);
+            } else {
+              const all = Array.from({ length: saved.partitioning.numPartitions }, (_, p) => saved.read(p));
+              cp.restore(s, all, saved.version, saved.partitioning);
+            }
             versions.set(s.id, saved.version);
             this.log.info(
               { operatorId: s.id, version: saved.version, ms: Math.round(performance.now() - started) },
@@ -850,6 +951,33 @@ function lockTimeoutOf(conf: SpateConf): number {
 }
 
 /** Settings passed by `spate run --conf` (settings given in code take precedence, as with spark-submit). */
+/** How long start() waits for the job module to load. */
+const JOB_MODULE_LOAD_MS = 10_000;
+
+/** The `jobModule` option, checked: a URL, an optional export name and string arguments. */
+function checkJobModuleOption(m: unknown): JobModule | undefined {
+  if (m === undefined) return undefined;
+  const o = m as JobModule;
+  const bad = (why: string) =>
+    new InvalidArgumentError(
+      `jobModule ${why}: pass { url: import.meta.url, export?: "createContext", args?: ["..."] }.`,
+    );
+  if (typeof o !== "object" || o === null) throw bad("must be an object");
+  if (!(typeof o.url === "string" && o.url !== "") && !(o.url instanceof URL))
+    throw bad("needs the module's url (a string or URL)");
+  if (typeof o.url === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(o.url))
+    throw bad(`url must be a URL, not a path (${o.url}): use pathToFileURL(path)`);
+  if (o.export !== undefined && (typeof o.export !== "string" || o.export === ""))
+    throw bad("export must be the name of an export");
+  if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== "string")))
+    throw bad("args must be an array of strings");
+  return {
+    url: String(o.url),
+    ...(o.export !== undefined && { export: o.export }),
+    args: [...(o.args ?? [])],
+  };
+}
+
 function confFromEnvironment(): Record<string, string | number | boolean> {
   const raw = process.env.SPATE_CONF;
   if (!raw) return {};

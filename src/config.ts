@@ -192,6 +192,14 @@ export const SETTINGS = {
     /** Returns an explanation when the value is out of range. */
     check: positiveInt,
   },
+  "spate.executor.threads": {
+    type: "number",
+    default: 1,
+    doc: "Worker threads that compute partitions, each owning the partitions p with p % threads equal to its index and their state; 1 computes everything on the main thread. More than 1 needs the job's module (spate run, or the jobModule option). The SPATE_EXECUTOR_THREADS environment variable replaces the default.",
+    /** Returns an explanation when the value is out of range. */
+    check: positiveInt,
+    env: "SPATE_EXECUTOR_THREADS",
+  },
 } satisfies Record<string, Setting<any>>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -32,7 +32,8 @@ export type SpateErrorCode =
   | "SPATE_NATS_PAYLOAD_TOO_LARGE"
   | "SPATE_NATS_PUBLISH_FAILED"
   | "SPATE_STATE_NOT_SERIALIZABLE"
-  | "SPATE_ASYNC_FUNCTION";
+  | "SPATE_ASYNC_FUNCTION"
+  | "SPATE_GRAPH_NOT_REBUILDABLE";
 
 export interface SpateErrorOptions {
   cause?: unknown;
@@ -218,6 +219,16 @@ export class GraphMismatchError extends SpateError {
   constructor(message: string, operators: string[]) {
     super("SPATE_GRAPH_MISMATCH", message);
     this.operators = operators;
+  }
+}
+
+/**
+ * The job's graph cannot be rebuilt by importing its module (what a worker thread does): no `jobModule` was given
+ * where one is needed, or the one given does not load or does not export a function that builds the context.
+ */
+export class GraphNotRebuildableError extends SpateError {
+  constructor(message: string, cause?: unknown) {
+    super("SPATE_GRAPH_NOT_REBUILDABLE", message, cause === undefined ? {} : { cause });
   }
 }
 

@@ -1,7 +1,7 @@
 // The public API of spate: re-exports only.
 export type { CheckpointRecord, CheckpointStore } from "./checkpoint/CheckpointStore.js";
 export type { RegisteredClass } from "./checkpoint/classes.js";
-export type { CreateJob, JobArgs } from "./job.js";
+export type { CreateJob, JobArgs, JobModule } from "./job.js";
 export { FileCheckpointStore } from "./checkpoint/FileCheckpointStore.js";
 export {
   JetStreamCheckpointStore,
@@ -35,6 +35,7 @@ export {
   CheckpointLockedError,
   ConfigError,
   GraphMismatchError,
+  GraphNotRebuildableError,
   IllegalStateError,
   InvalidArgumentError,
   InvalidDurationError,

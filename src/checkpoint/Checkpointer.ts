@@ -17,10 +17,18 @@ import {
   withoutTime,
 } from "./metadata.js";
 
-/** Where one stateful operator's state stands in the checkpoint: files per partition, full snapshot first. */
+/** Where one stateful operator's state stands in the checkpoint. */
 interface StateChain {
   version: number;
+  /** Every file of the chain. */
   files: string[];
+  /**
+   * The files of each partition, full snapshot first, then deltas (an empty list: the partition holds nothing);
+   * undefined for a chain restored from files holding every partition (format versions 1 and 2), which the next
+   * data checkpoint replaces by a full one.
+   */
+  partitionFiles: string[][] | undefined;
+  /** Deltas since the last full snapshot. */
   deltas: number;
   /** How its files are partitioned; undefined for files written before key groups. */
   partitioning: StatePartitioning | undefined;
@@ -141,10 +149,16 @@ export class Checkpointer {
       const now = this.graph.streams.find((x) => x.id === id)?.op.checkpointState?.partitioning;
       // State restored into another partitioning: deltas of the new stores cannot follow the old files.
       const rescaled = !partitioning || !now || !samePartitioning(partitioning, now);
+      const partitionFiles = s.partitionFiles?.map((files) => [...files]);
       this.chains.set(id, {
         version: s.version,
         files: s.files,
-        deltas: rescaled ? this.fullEvery : s.files.length - 1,
+        partitionFiles,
+        // Files of a format that held every partition in one: the next data checkpoint is a full one.
+        deltas:
+          rescaled || !partitionFiles
+            ? this.fullEvery
+            : Math.max(0, ...partitionFiles.map((f) => f.length - 1)),
         partitioning,
       });
     }
@@ -214,37 +228,64 @@ export class Checkpointer {
       }
       this.skippedData.delete(s.id);
       const chain = this.chains.get(s.id);
-      const full = cp.fullOnly === true || !chain || chain.deltas + 1 >= this.fullEvery;
+      const full = cp.fullOnly === true || !chain?.partitionFiles || chain.deltas + 1 >= this.fullEvery;
       const mode = full ? "full" : "delta";
       const started = performance.now();
       const partitions = cp.snapshot(s, time, mode);
-      // Nothing changed since the last data checkpoint (the empty batches of a catch-up): the state on disk is
-      // this state, and a recovery replays the batches since from their recorded input to the same state.
-      if (mode === "delta" && isEmptyDelta(partitions)) continue;
-      const body = { operatorId: s.id, kind: s.op.kind, version: time, mode, partitions };
-      const bytes = encodeCheckpointFile("state", body, this.classes);
-      const name = stateFileName(s.id, time, mode, this.lease?.epoch);
+      // One file per partition (format version 3), so that one partition can be restored, moved or written on its
+      // own. A partition whose delta is empty writes nothing, and one that holds nothing at a full snapshot either
+      // (its list of files is then empty). Nothing changed at all since the last data checkpoint (the empty
+      // batches of a catch-up): the state on disk is this state, and a recovery replays the batches since from
+      // their recorded input to the same state.
+      if (mode === "delta" && partitions.every(isEmptyStore)) continue;
+      const epoch = this.lease?.epoch;
+      const writes: Array<{ partition: number; name: string; bytes: Uint8Array; entries: number }> = [];
+      partitions.forEach((state, partition) => {
+        if (isEmptyStore(state)) return;
+        const body: StatePartitionFileBody = {
+          operatorId: s.id,
+          kind: s.op.kind,
+          version: time,
+          mode,
+          partition,
+          numPartitions: partitions.length,
+          state,
+        };
+        writes.push({
+          partition,
+          name: stateFileName(s.id, time, mode, epoch, partition),
+          bytes: encodeCheckpointFile("state", body, this.classes),
+          entries: countEntries([state]),
+        });
+      });
       await this.lease?.check();
-      await this.store.write(name, bytes);
+      await Promise.all(writes.map((w) => this.store.write(w.name, w.bytes)));
       this.lastData.set(s.id, performance.now());
-      this.chains.set(
-        s.id,
-        full
-          ? { version: time, files: [name], deltas: 0, partitioning: cp.partitioning }
-          : {
-              version: time,
-              files: [...chain!.files, name],
-              deltas: chain!.deltas + 1,
-              partitioning: chain!.partitioning,
-            },
-      );
+      const partitionFiles = partitions.map((_, p) => (full ? [] : [...(chain!.partitionFiles![p] ?? [])]));
+      for (const w of writes) partitionFiles[w.partition]!.push(w.name);
+      this.chains.set(s.id, {
+        version: time,
+        files: partitionFiles.flat(),
+        partitionFiles,
+        deltas: full ? 0 : chain!.deltas + 1,
+        partitioning: full ? cp.partitioning : chain!.partitioning,
+      });
       const durationMs = performance.now() - started;
-      const entries = countEntries(body.partitions);
-      summary.files++;
-      summary.bytes += bytes.length;
+      const entries = writes.reduce((n, w) => n + w.entries, 0);
+      const bytes = writes.reduce((n, w) => n + w.bytes.length, 0);
+      summary.files += writes.length;
+      summary.bytes += bytes;
       summary.ms += durationMs;
       this.log.debug(
-        { operatorId: s.id, batchTime: time, mode, entries, bytes: bytes.length, ms: Math.round(durationMs) },
+        {
+          operatorId: s.id,
+          batchTime: time,
+          mode,
+          entries,
+          files: writes.length,
+          bytes,
+          ms: Math.round(durationMs),
+        },
         "data checkpoint written",
       );
       this.bus.post("onCheckpointWritten", () => ({
@@ -254,7 +295,7 @@ export class Checkpointer {
           batchTime: time,
           mode,
           entries,
-          bytes: bytes.length,
+          bytes,
           durationMs,
         },
       }));
@@ -303,6 +344,7 @@ export class Checkpointer {
       const stream = this.graph.streams.find((s) => s.id === id);
       if (!stream) continue;
       state[id] = { kind: stream.op.kind, version: chain.version, files: chain.files };
+      if (chain.partitionFiles) state[id].partitionFiles = chain.partitionFiles;
       if (chain.partitioning) {
         state[id].numPartitions = chain.partitioning.numPartitions;
         if (chain.partitioning.maxParallelism !== undefined)
@@ -354,13 +396,21 @@ function latestOf(time: number, pending: readonly TimeRange[]): number {
   return latest;
 }
 
-/** Whether every partition of a delta is a store snapshot with no key put and none removed. */
-function isEmptyDelta(partitions: unknown[]): boolean {
-  for (const p of partitions as Array<{ keys?: unknown; removed?: unknown }>) {
-    if (!Array.isArray(p.keys) || !Array.isArray(p.removed) || p.keys.length > 0 || p.removed.length > 0)
-      return false;
-  }
-  return true;
+/** Whether a partition's snapshot is a store snapshot with no key put and none removed. */
+function isEmptyStore(partition: unknown): boolean {
+  const p = partition as { keys?: unknown; removed?: unknown };
+  return Array.isArray(p.keys) && Array.isArray(p.removed) && p.keys.length === 0 && p.removed.length === 0;
+}
+
+/** What a state file of format version 3 holds: one partition of one operator's state at `version`. */
+export interface StatePartitionFileBody {
+  operatorId: string;
+  kind: string;
+  version: number;
+  mode: "full" | "delta";
+  partition: number;
+  numPartitions: number;
+  state: unknown;
 }
 
 /** Entries in a snapshot's partitions: store snapshots have `keys` and `removed`, window snapshots `records`. */

@@ -83,30 +83,36 @@ const v1Packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: t
 // Format version 2: version 1, plus instances of registered classes (extension 0x43: class name and fields) and
 // objects without prototype (extension 0x4e: fields), which version 1 stored as plain objects.
 const v2Packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: true });
-const CODECS: Record<number, Codec> = {
-  1: { encode: (b) => v1Packr.pack(b), decode: (bytes) => v1Packr.unpack(bytes) },
-  2: {
-    encode(b, classes) {
-      const outer = encoding;
-      encoding = { classes };
-      try {
-        return v2Packr.pack(b);
-      } finally {
-        encoding = outer;
-      }
-    },
-    decode(bytes, classes) {
-      const outer = decoding;
-      decoding = classes === undefined ? undefined : { classes };
-      try {
-        return v2Packr.unpack(bytes);
-      } finally {
-        decoding = outer;
-      }
-    },
+const v2: Codec = {
+  encode(b, classes) {
+    const outer = encoding;
+    encoding = { classes };
+    try {
+      return v2Packr.pack(b);
+    } finally {
+      encoding = outer;
+    }
+  },
+  decode(bytes, classes) {
+    const outer = decoding;
+    decoding = classes === undefined ? undefined : { classes };
+    try {
+      return v2Packr.unpack(bytes);
+    } finally {
+      decoding = outer;
+    }
   },
 };
-const CURRENT = 2;
+// Format version 3: version 2's encoding; data checkpoints are one state file per operator and partition (body
+// `{ operatorId, kind, version, mode, partition, numPartitions, state }`), listed per partition in the metadata
+// (`StateRecord.partitionFiles`). Versions 1 and 2 wrote one state file per operator holding every partition
+// (`partitions`); they are still read.
+const CODECS: Record<number, Codec> = {
+  1: { encode: (b) => v1Packr.pack(b), decode: (bytes) => v1Packr.unpack(bytes) },
+  2: v2,
+  3: v2,
+};
+const CURRENT = 3;
 
 /**
  * `[magic "SPTE" | version u16 | kind u8 | reserved u8 | body length u32 | crc32(body) u32 | body]`. Instances of

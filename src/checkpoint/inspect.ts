@@ -44,6 +44,12 @@ export interface CheckpointReport {
       bytes?: number;
       files?: string[];
       /**
+       * The files of each partition, full snapshot first, then deltas, with the keys each partition holds (format
+       * version 3, one file per operator and partition; absent for older checkpoints, whose files hold every
+       * partition).
+       */
+      partitions?: Array<{ partition: number; files: string[]; keys: number; bytes: number }>;
+      /**
        * How the state files are partitioned: partition count, key groups (absent: written before key groups,
        * keys placed by hash modulo the partition count) and the range of groups each partition owns.
        */
@@ -78,14 +84,20 @@ export interface CheckpointReport {
   };
 }
 
+/** One partition's snapshot in a state file, of whichever format version. */
+interface PartitionSnapshot {
+  mode?: string;
+  keys?: unknown[];
+  entries?: Array<[unknown, unknown, number]>;
+  removed?: unknown[];
+  records?: unknown[];
+}
+
+/** A state file: every partition (format versions 1 and 2), or one (`partition` and `state`, version 3). */
 interface StateBody {
-  partitions: Array<{
-    mode?: string;
-    keys?: unknown[];
-    entries?: Array<[unknown, unknown, number]>;
-    removed?: unknown[];
-    records?: unknown[];
-  }>;
+  partitions?: PartitionSnapshot[];
+  partition?: number;
+  state?: PartitionSnapshot;
 }
 
 /** Reads and verifies every file of a checkpoint folder. */
@@ -158,32 +170,40 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
       operators: md.operators.map((op) => {
         const state = md.state[op.id];
         if (!state) return { ...op };
-        const keys = new Set<string>();
+        // Every partition's snapshots in order (full, then deltas), from one file per partition or from files
+        // holding every partition.
+        const snaps: Array<[number, PartitionSnapshot]> = [];
         for (const f of state.files) {
           const body = decoded.get(f) as StateBody | undefined;
-          for (const p of body?.partitions ?? []) {
-            if (p.mode === "full")
-              for (const k of keys) if (k.startsWith(`${keyOfPartition(body!, p)}:`)) keys.delete(k);
-            for (const k of p.removed ?? []) keys.delete(`${keyOfPartition(body!, p)}:${keyText(k)}`);
-            for (const k of p.keys ?? []) keys.add(`${keyOfPartition(body!, p)}:${keyText(k)}`);
-            for (const e of p.entries ?? []) keys.add(`${keyOfPartition(body!, p)}:${keyText(e[0])}`);
-            for (const r of (p.records ?? []) as Array<[unknown, unknown]>)
-              keys.add(`${keyOfPartition(body!, p)}:${keyText(r[0])}`);
-          }
+          if (body?.state && body.partition !== undefined) snaps.push([body.partition, body.state]);
+          body?.partitions?.forEach((p, i) => snaps.push([i, p]));
+        }
+        const keys = new Set<string>();
+        for (const [i, p] of snaps) {
+          if (p.mode === "full") for (const k of keys) if (k.startsWith(`${i}:`)) keys.delete(k);
+          for (const k of p.removed ?? []) keys.delete(`${i}:${keyText(k)}`);
+          for (const k of p.keys ?? []) keys.add(`${i}:${keyText(k)}`);
+          for (const e of p.entries ?? []) keys.add(`${i}:${keyText(e[0])}`);
+          for (const r of (p.records ?? []) as Array<[unknown, unknown]>) keys.add(`${i}:${keyText(r[0])}`);
         }
         const numPartitions =
-          state.numPartitions ??
-          Math.max(
-            0,
-            ...state.files.map((f) => (decoded.get(f) as StateBody | undefined)?.partitions.length ?? 0),
-          );
+          state.numPartitions ?? state.partitionFiles?.length ?? Math.max(0, ...snaps.map(([i]) => i + 1));
+        const bytesOf = (files: string[]) => files.reduce((n, f) => n + (byName.get(f)?.bytes ?? 0), 0);
         const maxParallelism = state.maxParallelism;
         return {
           ...op,
           stateVersion: state.version,
           keys: keys.size,
-          bytes: state.files.reduce((n, f) => n + (byName.get(f)?.bytes ?? 0), 0),
+          bytes: bytesOf(state.files),
           files: state.files,
+          ...(state.partitionFiles && {
+            partitions: state.partitionFiles.map((files, partition) => ({
+              partition,
+              files,
+              keys: [...keys].filter((k) => k.startsWith(`${partition}:`)).length,
+              bytes: bytesOf(files),
+            })),
+          }),
           partitioning: {
             numPartitions,
             ...(maxParallelism !== undefined && {
@@ -199,10 +219,6 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
     };
   }
   return report;
-}
-
-function keyOfPartition(body: StateBody, p: StateBody["partitions"][number]): number {
-  return body.partitions.indexOf(p);
 }
 
 const keyText = (k: unknown): string =>

@@ -12,7 +12,13 @@ export interface OperatorRecord {
 export interface StateRecord {
   kind: string;
   version: number;
+  /** Every state file of the operator (of all partitions). */
   files: string[];
+  /**
+   * The files of each partition, its full snapshot first, then deltas (format version 3: one file per operator
+   * and partition). Absent in checkpoints written before: then each of `files` holds every partition.
+   */
+  partitionFiles?: string[][];
   /** Partitions of its files. */
   numPartitions?: number;
   /** Key groups its keys were partitioned by. */
@@ -71,15 +77,20 @@ export function isMetadataName(name: string): boolean {
   return /^metadata-(?:e\d{10}-)?\d{16}-[01]$/.test(name);
 }
 
-/** State files carry their writer's epoch too, so that two owners never write a file of the same name. */
+/**
+ * State files carry their writer's epoch too, so that two owners never write a file of the same name. With a
+ * `partition` (format version 3), the file holds that partition only; without (earlier versions), every partition.
+ */
 export function stateFileName(
   operatorId: string,
   time: number,
   mode: "full" | "delta",
   epoch?: number,
+  partition?: number,
 ): string {
   const owner = epoch === undefined ? "" : `e${padEpoch(epoch)}-`;
-  return `state-${encodeURIComponent(operatorId)}-${owner}${pad(time)}.${mode}`;
+  const part = partition === undefined ? "" : `p${partition}-`;
+  return `state-${encodeURIComponent(operatorId)}-${part}${owner}${pad(time)}.${mode}`;
 }
 
 /** The owner epoch in a metadata or state file's name, if it has one. */

@@ -10,6 +10,7 @@ import {
   type VerifiedCheckpointFile,
   verifyCheckpointFile,
 } from "./format.js";
+import type { StatePartitionFileBody } from "./Checkpointer.js";
 import { isMetadataName, type MetadataCheckpoint } from "./metadata.js";
 
 /** A checkpoint read back: its metadata, and the state bodies of each operator per partition (full, then deltas). */
@@ -22,12 +23,27 @@ export interface RestoredCheckpoint {
   skipped: Array<{ name: string; reason: string }>;
 }
 
+/** A state file of format versions 1 and 2: every partition of one operator. */
 interface StateFileBody {
   operatorId: string;
   kind: string;
   version: number;
   mode: "full" | "delta";
   partitions: unknown[];
+}
+
+/** One stateful operator's state in a restored checkpoint, decoded partition by partition on demand. */
+export interface SavedState {
+  /** The batch time the state is at. */
+  version: number;
+  /** How it was partitioned when written. */
+  partitioning: StatePartitioning;
+  /**
+   * Partition `partition` of the state as written (a full snapshot, then deltas): only its own files are decoded
+   * (format version 3), once. From files of format versions 1 and 2, which hold every partition, each file is
+   * decoded once for all partitions.
+   */
+  read(partition: number): unknown[];
 }
 
 async function load(
@@ -66,32 +82,49 @@ async function load(
 }
 
 /**
- * Decodes the state files of a restored checkpoint, per operator and partition (full snapshot, then deltas),
- * with the job's registered classes (a class the job does not register fails with SPATE_GRAPH_MISMATCH), and
- * how they are partitioned (`maxParallelism` absent: written before key groups).
+ * The state of each operator of a restored checkpoint, decoded per partition on demand with the job's registered
+ * classes (a class the job does not register fails with SPATE_GRAPH_MISMATCH), and how it is partitioned
+ * (`maxParallelism` absent: written before key groups).
  */
-export function decodeState(
-  restored: RestoredCheckpoint,
-  classes: ClassRegistry,
-): Map<string, { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }> {
-  const out = new Map<
-    string,
-    { version: number; perPartition: unknown[][]; partitioning: StatePartitioning }
-  >();
+export function decodeState(restored: RestoredCheckpoint, classes: ClassRegistry): Map<string, SavedState> {
+  const out = new Map<string, SavedState>();
   for (const [id, s] of restored.stateFiles) {
-    const perPartition: unknown[][] = [];
-    for (const file of s.files) {
-      const body = decodeVerified(file, classes) as StateFileBody;
-      body.partitions.forEach((part, p) => {
-        (perPartition[p] ??= []).push(part);
-      });
-    }
     const recorded = restored.metadata.state[id];
+    const byName = new Map(s.files.map((f) => [f.name, f]));
+    const partitionFiles = recorded?.partitionFiles;
+    let read: (partition: number) => unknown[];
+    let numPartitions: number;
+    if (partitionFiles) {
+      numPartitions = recorded?.numPartitions ?? partitionFiles.length;
+      const cache = new Map<number, unknown[]>();
+      read = (p) => {
+        let snaps = cache.get(p);
+        if (!snaps) {
+          snaps = (partitionFiles[p] ?? []).map((name) => {
+            const body = decodeVerified(byName.get(name)!, classes) as StatePartitionFileBody;
+            return body.state;
+          });
+          cache.set(p, snaps);
+        }
+        return snaps;
+      };
+    } else {
+      // Format versions 1 and 2: each file holds every partition.
+      const perPartition: unknown[][] = [];
+      for (const file of s.files) {
+        const body = decodeVerified(file, classes) as StateFileBody;
+        body.partitions.forEach((part, p) => {
+          (perPartition[p] ??= []).push(part);
+        });
+      }
+      numPartitions = recorded?.numPartitions ?? perPartition.length;
+      read = (p) => perPartition[p] ?? [];
+    }
     out.set(id, {
       version: s.version,
-      perPartition,
+      read,
       partitioning: {
-        numPartitions: recorded?.numPartitions ?? perPartition.length,
+        numPartitions,
         ...(recorded?.maxParallelism !== undefined && { maxParallelism: recorded.maxParallelism }),
       },
     });

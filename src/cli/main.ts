@@ -9,7 +9,7 @@ import { FileCheckpointStore } from "../checkpoint/FileCheckpointStore.js";
 import { type CheckpointReport, inspectCheckpoint } from "../checkpoint/inspect.js";
 import { type SkipBatchPlan, skipBatch } from "../checkpoint/skipBatch.js";
 import { InvalidArgumentError, SpateError } from "../errors.js";
-import type { CreateJob } from "../job.js";
+import type { CreateJob, JobModule } from "../job.js";
 import { createLogger } from "../log.js";
 import { requireCreatedContext, StreamingContext } from "../StreamingContext.js";
 
@@ -90,7 +90,10 @@ function requireEsmTypeScript(modulePath: string, file: string): void {
   );
 }
 
-/** Loads a job module: it exports (as default, or as `createContext`) the function that builds the context. */
+/**
+ * Loads a job module: it exports (as default, or as `createContext`) the function that builds the context. The
+ * contexts it builds get the module as their `jobModule` (unless they name one), so worker threads can rebuild them.
+ */
 async function loadJob(modulePath: string): Promise<Create> {
   const file = path.resolve(modulePath);
   if (!existsSync(file)) throw new SpateError("SPATE_INVALID_ARGUMENT", `No job module at ${file}.`);
@@ -102,9 +105,13 @@ async function loadJob(modulePath: string): Promise<Create> {
   const mod = (await import(pathToFileURL(file).href)) as Exports;
   // A CommonJS module arrives as `default` (its module.exports), with `default.default` when compiled from ESM.
   const cjs = (typeof mod.default === "object" && mod.default !== null ? mod.default : {}) as Exports;
-  const create = [mod.default, mod.createContext, cjs.default, cjs.createContext].find(
-    (f) => typeof f === "function",
-  );
+  const exports: Array<[unknown, string]> = [
+    [mod.default, "default"],
+    [mod.createContext, "createContext"],
+    [cjs.default, "default"],
+    [cjs.createContext, "createContext"],
+  ];
+  const [create, exportName] = exports.find(([f]) => typeof f === "function") ?? [undefined, ""];
   if (create === undefined) {
     throw new SpateError(
       "SPATE_INVALID_ARGUMENT",
@@ -112,12 +119,20 @@ async function loadJob(modulePath: string): Promise<Create> {
         "createContext: export default function createContext() { const ssc = new StreamingContext(...); ...; return ssc; }",
     );
   }
-  return checked(modulePath, create as Create);
+  const url = pathToFileURL(file).href;
+  return checked(modulePath, create as Create, (args) => ({ url, export: exportName, args }));
 }
 
-/** The job's create function, failing with a coded error when what it returns is not a StreamingContext. */
-function checked(modulePath: string, create: Create): Create {
-  return async (job) => requireCreatedContext(await create(job), `The create function of ${modulePath}`);
+/**
+ * The job's create function, failing with a coded error when what it returns is not a StreamingContext; the
+ * context gets the job module as its `jobModule` when it names none.
+ */
+function checked(modulePath: string, create: Create, jobModule: (args: string[]) => JobModule): Create {
+  return async (job) => {
+    const ssc = requireCreatedContext(await create(job), `The create function of ${modulePath}`);
+    ssc.jobModule ??= jobModule(job.args);
+    return ssc;
+  };
 }
 
 /** A checkpoint folder to read: one that exists and is a folder, else a coded error saying what is wrong. */
@@ -185,6 +200,12 @@ function printReport(report: CheckpointReport): void {
             partitioningText(op.partitioning)
         : "";
       out.push(`    ${op.id.padEnd(32)} ${op.kind.padEnd(22)}${state}`);
+      for (const p of op.partitions ?? []) {
+        out.push(
+          `      partition ${p.partition}: ${p.keys} keys, ${p.bytes} bytes in ${p.files.length} file(s)` +
+            (p.files.length > 0 ? `: ${p.files.join(", ")}` : ""),
+        );
+      }
     }
   } else {
     out.push("no valid metadata checkpoint");
@@ -228,7 +249,7 @@ export function program(): Command {
         const conf = { ...opts.conf, ...(opts.uiPort !== undefined ? { "spate.ui.port": opts.uiPort } : {}) };
         process.env.SPATE_CONF = JSON.stringify(conf);
         const create = await loadJob(modulePath);
-        const build = () => create({ checkpoint: opts.checkpoint, args });
+        const build = () => create({ checkpoint: opts.checkpoint, args, role: "driver" });
         const ssc = opts.checkpoint
           ? await StreamingContext.getOrCreate(opts.checkpoint, build)
           : await build();

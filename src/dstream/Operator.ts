@@ -116,6 +116,19 @@ export interface CheckpointableState<T> {
    */
   restore(self: GraphNode<T>, perPartition: unknown[][], version: number, from?: StatePartitioning): void;
   /**
+   * Restores partition `partition` only (of the partitioning now), for state kept per partition: `read(q)` gives
+   * partition `q` of the state as written with `from` (a full snapshot followed by deltas). When `from` differs
+   * from now, only the old partitions whose key groups overlap this partition's are read, and only the keys of
+   * its key groups kept.
+   */
+  restorePartition?(
+    self: GraphNode<T>,
+    partition: number,
+    read: (oldPartition: number) => unknown[],
+    version: number,
+    from?: StatePartitioning,
+  ): void;
+  /**
    * Calls `visit` with every key and state the batch at `time` stored, as a checkpoint would write them (after
    * the operator's codec), before the batch commits, so that they are checked to be restorable; pairs of a
    * primitive key and a primitive state (other than a Symbol) may be left out.

@@ -1,4 +1,10 @@
-import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
+import {
+  type HashPartitioner,
+  keyGroupRange,
+  partitionOfKeyGroup,
+  type StatePartitioning,
+  samePartitioning,
+} from "../rdd/Partitioner.js";
 import { MemoryStateStore, type StateSnapshot, type StateStoreOptions } from "../state/StateStore.js";
 import { attribute } from "../errors.js";
 import type { CheckpointableState, GraphNode, StateCodec } from "./Operator.js";
@@ -21,6 +27,13 @@ export function storeCheckpoint<T>(
       throw attribute(self, e);
     }
   };
+  // With a codec, every snapshot's states are decoded first (columnar() leaves a columnar snapshot as it is).
+  const decoded = (self: GraphNode<T>, snaps: unknown[]): StateSnapshot<unknown, unknown>[] =>
+    snaps.map((x) => {
+      const snap = columnar(x);
+      if (codec) snap.states = snap.states.map((s) => coded(self, codec.decode, s));
+      return snap;
+    });
   return {
     partitioning,
     snapshot(self: GraphNode<T>, _time: number, mode: "full" | "delta"): unknown[] {
@@ -40,22 +53,11 @@ export function storeCheckpoint<T>(
       }
     },
     restore(self: GraphNode<T>, saved: unknown[][], version: number, from?: StatePartitioning): void {
-      // With a codec, every snapshot's states are decoded first (columnar() leaves a columnar snapshot as it is).
-      const perPartition = codec
-        ? saved.map((snaps) =>
-            snaps.map((x) => {
-              const snap = columnar(x);
-              snap.states = snap.states.map((s) => coded(self, codec.decode, s));
-              return snap;
-            }),
-          )
-        : saved;
+      const perPartition = saved.map((snaps) => decoded(self, snaps));
       const stores = self.env.stateStores;
       if (!from || samePartitioning(from, partitioning)) {
-        for (let p = 0; p < numPartitions; p++) {
-          const snaps = (perPartition[p] ?? []).map(columnar);
-          stores.getStore(self.id, p, options).restore(snaps, version);
-        }
+        for (let p = 0; p < numPartitions; p++)
+          stores.getStore(self.id, p, options).restore(perPartition[p] ?? [], version);
         return;
       }
       const moved = redistribute(perPartition, version, partitioner, options);
@@ -67,6 +69,31 @@ export function storeCheckpoint<T>(
         partitioning,
         moved.reduce((n, s) => n + s.keys.length, 0),
       );
+    },
+    restorePartition(
+      self: GraphNode<T>,
+      partition: number,
+      read: (oldPartition: number) => unknown[],
+      version: number,
+      from?: StatePartitioning,
+    ): void {
+      const store = self.env.stateStores.getStore(self.id, partition, options);
+      if (!from || samePartitioning(from, partitioning)) {
+        store.restore(decoded(self, read(partition)), version);
+        return;
+      }
+      const snap = emptySnapshot(version, options);
+      for (const q of sourcePartitions(partition, from, partitioner)) {
+        const old = new MemoryStateStore<unknown, unknown>("redistribute", q, options);
+        old.restore(decoded(self, read(q)), version);
+        old.forEach((state, key, updatedAt) => {
+          if (partitioner.getPartition(key) !== partition) return;
+          snap.keys.push(key);
+          snap.states.push(state);
+          snap.updatedAt?.push(updatedAt);
+        });
+      }
+      store.restore([snap], version);
     },
   };
 }
@@ -83,17 +110,7 @@ export function redistribute(
   options: StateStoreOptions,
 ): StateSnapshot<unknown, unknown>[] {
   const n = partitioner.numPartitions;
-  const out: StateSnapshot<unknown, unknown>[] = Array.from({ length: n }, () => {
-    const snap: StateSnapshot<unknown, unknown> = {
-      mode: "full",
-      version,
-      keys: [],
-      states: [],
-      removed: [],
-    };
-    if (options.indexByTime) snap.updatedAt = [];
-    return snap;
-  });
+  const out = Array.from({ length: n }, () => emptySnapshot(version, options));
   for (let p = 0; p < perPartition.length; p++) {
     const old = new MemoryStateStore<unknown, unknown>("redistribute", p, options);
     old.restore((perPartition[p] ?? []).map(columnar), version);
@@ -105,6 +122,29 @@ export function redistribute(
     });
   }
   return out;
+}
+
+function emptySnapshot(version: number, options: StateStoreOptions): StateSnapshot<unknown, unknown> {
+  const snap: StateSnapshot<unknown, unknown> = { mode: "full", version, keys: [], states: [], removed: [] };
+  if (options.indexByTime) snap.updatedAt = [];
+  return snap;
+}
+
+/**
+ * The partitions of state written with `from` that may hold keys of partition `p` of `partitioner`: those whose
+ * key groups overlap its own when both divide the same key groups, else (checkpoints written before key groups,
+ * or more partitions than key groups) every one.
+ */
+export function sourcePartitions(p: number, from: StatePartitioning, partitioner: HashPartitioner): number[] {
+  const all = Array.from({ length: from.numPartitions }, (_, q) => q);
+  if (from.numPartitions === 1) return [0];
+  const groups = from.maxParallelism;
+  if (groups === undefined || groups !== partitioner.keyGroups || from.numPartitions > groups) return all;
+  const { start, end } = keyGroupRange(p, partitioner.numPartitions, groups);
+  if (start > end) return [];
+  const first = partitionOfKeyGroup(start, groups, from.numPartitions);
+  const last = partitionOfKeyGroup(end, groups, from.numPartitions);
+  return all.slice(first, last + 1);
 }
 
 /** Logs that an operator's state moved to another partition count. */

@@ -122,6 +122,13 @@ export interface StateStoreProvider {
   commitAll(version: number): StateChanges[];
   /** Aborts every store back to its last committed version. */
   abortAll(): void;
+  /**
+   * Commits one partition of one operator at `version` (partitions are committed on their own where they live);
+   * returns what the batch changed there, or undefined when that store was never opened.
+   */
+  commit(operatorId: string, partition: number, version: number): StateChanges | undefined;
+  /** Aborts one partition of one operator back to its last committed version. */
+  abort(operatorId: string, partition: number): void;
 }
 
 const INITIAL_CAPACITY = 16;
@@ -557,5 +564,21 @@ export class MemoryStateStoreProvider implements StateStoreProvider {
 
   abortAll(): void {
     for (const store of this.open.values()) store.abort();
+  }
+
+  commit(operatorId: string, partition: number, version: number): StateChanges | undefined {
+    const store = this.open.get(`${operatorId}/${partition}`);
+    if (!store) return undefined;
+    store.commit(version);
+    return {
+      operatorId,
+      written: store.lastCommit?.written ?? 0,
+      removed: store.lastCommit?.removed ?? 0,
+      keys: store.size,
+    };
+  }
+
+  abort(operatorId: string, partition: number): void {
+    this.open.get(`${operatorId}/${partition}`)?.abort();
   }
 }

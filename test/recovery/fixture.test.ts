@@ -10,7 +10,7 @@ import { type ManualClock, StreamingContext } from "spate";
 import { describe, expect, it } from "vitest";
 import { BATCH, BATCHES, COMPLETED, makeJob, newOutputs, type Outputs } from "../fixtures/fixture-job.js";
 
-const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/checkpoint-0.1.0");
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures");
 
 const fileName = (i: number) => `f${String(i).padStart(3, "0")}`;
 
@@ -37,14 +37,22 @@ function from(out: Outputs, time: number) {
   };
 }
 
-describe("a checkpoint written by spate 0.1.0", () => {
+// checkpoint-0.1.0: format version 1, written by spate 0.1.0; checkpoint-format2: format version 2 (one state file
+// per operator holding every partition), written by the last build before per-partition state files.
+describe.each([
+  ["spate 0.1.0", "checkpoint-0.1.0", false],
+  ["format version 2", "checkpoint-format2", true],
+])("a checkpoint written by %s", (_, folder, moved) => {
   it("restores, re-runs its pending batch and continues as a run that never stopped", async () => {
     const base = mkdtempSync(path.join(tmpdir(), "spate-fixture-"));
-    cpSync(fixture, base, { recursive: true });
+    cpSync(path.join(fixtures, folder), base, { recursive: true });
     const input = path.join(base, "input");
 
     const restored = newOutputs();
-    const ssc = await StreamingContext.getOrCreate(path.join(base, "checkpoint"), makeJob(input, restored));
+    const ssc = await StreamingContext.getOrCreate(
+      path.join(base, "checkpoint"),
+      makeJob(input, restored, undefined, moved),
+    );
     await runThrough(ssc, input, COMPLETED + 1);
 
     const freshInput = mkdtempSync(path.join(tmpdir(), "spate-fixture-fresh-"));
