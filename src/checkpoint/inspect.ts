@@ -176,7 +176,9 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
         for (const f of state.files) {
           const body = decoded.get(f) as StateBody | undefined;
           if (body?.state && body.partition !== undefined) snaps.push([body.partition, body.state]);
-          body?.partitions?.forEach((p, i) => snaps.push([i, p]));
+          body?.partitions?.forEach((p, i) => {
+            snaps.push([i, p]);
+          });
         }
         const keys = new Set<string>();
         for (const [i, p] of snaps) {
