@@ -14,40 +14,41 @@
 //   its data equal those of "updateStateByKey - simple with initial value RDD", which is ported.
 // - "rdd cleanup - map and window", "rdd cleanup - updateStateByKey", "rdd cleanup - input blocks and persisted
 //   RDDs": they inspect Spark internals (generatedRDDs, rememberDuration, BlockRDDs, the block manager).
-import { type DStream, ManualClock, RDD, type SpateError, StreamingContext } from "spate";
+import { ManualClock, type SpateError, StreamingContext } from "spate";
 import { describe, expect, it } from "vitest";
 import { expectBatches, range } from "../support/conformance.js";
-import { runOperation, runOperation2 } from "../support/harness.js";
+import { buildCase } from "../support/caseJob.js";
+import { runCaseOperation } from "../support/harness.js";
 import { rejection } from "../support/rejection.js";
 
 /** Spark's TestSuiteBase: two partitions per input batch. */
 const conf = { "spate.default.parallelism": 2 };
 
-/** Runs `op` over `input` and checks each batch against `expected` (Spark's testOperation). */
+/** The graphs of the cases, by name (a module a worker thread can import to rebuild them). */
+const CASES = new URL("./cases/basic-operations.ts", import.meta.url).href;
+
+/** Runs the case `name` over `input` and checks each batch against `expected` (Spark's testOperation). */
 async function check<I, O>(
   input: I[][],
-  op: (s: DStream<I>) => DStream<O>,
-  expected: NoInfer<O>[][],
+  name: string,
+  expected: O[][],
   useSet: boolean,
   numBatches = expected.length,
 ): Promise<void> {
-  const out = await runOperation(input, op, { conf, numBatches });
+  const out = await runCaseOperation<O>(CASES, name, [input], { conf, numBatches });
   expectBatches(out.outputs, expected, !useSet);
 }
 
 async function check2<I1, I2, O>(
   input1: I1[][],
   input2: I2[][],
-  op: (s1: DStream<I1>, s2: DStream<I2>) => DStream<O>,
-  expected: NoInfer<O>[][],
+  name: string,
+  expected: O[][],
   useSet: boolean,
 ): Promise<void> {
-  const out = await runOperation2(input1, input2, op, { conf, numBatches: expected.length });
+  const out = await runCaseOperation<O>(CASES, name, [input1, input2], { conf, numBatches: expected.length });
   expectBatches(out.outputs, expected, !useSet);
 }
-
-const one = (x: string) => [x, 1] as [string, number];
-const ex = (x: string) => [x, "x"] as [string, string];
 
 describe("BasicOperationsSuite", () => {
   const nums = [range(1, 4), range(5, 8), range(9, 12)];
@@ -55,7 +56,7 @@ describe("BasicOperationsSuite", () => {
   it("map", async () => {
     await check(
       nums,
-      (r) => r.map((x) => String(x)),
+      "map",
       [
         ["1", "2", "3", "4"],
         ["5", "6", "7", "8"],
@@ -68,7 +69,7 @@ describe("BasicOperationsSuite", () => {
   it("flatMap", async () => {
     await check(
       nums,
-      (r) => r.flatMap((x) => [x, x * 2]),
+      "flatMap",
       [
         [1, 2, 2, 4, 3, 6, 4, 8],
         [5, 10, 6, 12, 7, 14, 8, 16],
@@ -81,7 +82,7 @@ describe("BasicOperationsSuite", () => {
   it("filter", async () => {
     await check(
       nums,
-      (r) => r.filter((x) => x % 2 === 0),
+      "filter",
       [
         [2, 4],
         [6, 8],
@@ -94,7 +95,7 @@ describe("BasicOperationsSuite", () => {
   it("glom", async () => {
     await check(
       nums,
-      (r) => r.glom(),
+      "glom",
       [
         [
           [1, 2],
@@ -116,7 +117,7 @@ describe("BasicOperationsSuite", () => {
   it("mapPartitions", async () => {
     await check(
       nums,
-      (r) => r.mapPartitions((xs) => [xs.reduce((a, b) => a + b, 0)]),
+      "mapPartitions",
       [
         [3, 7],
         [11, 15],
@@ -130,7 +131,8 @@ describe("BasicOperationsSuite", () => {
 
   /** Spark's runStreamsWithPartitions: each output batch as its partitions. */
   async function partitionsAfter(inputPartitions: number, n: number): Promise<number[][][]> {
-    const out = await runOperation(hundreds, (r) => r.repartition(n).glom(), {
+    const name = n === 5 ? "repartition (more partitions)" : "repartition (fewer partitions)";
+    const out = await runCaseOperation<number[]>(CASES, name, [hundreds], {
       conf: { "spate.default.parallelism": inputPartitions },
     });
     return out.outputs;
@@ -159,7 +161,7 @@ describe("BasicOperationsSuite", () => {
   it("groupByKey", async () => {
     await check(
       words,
-      (s) => s.map(one).groupByKey(),
+      "groupByKey",
       [
         [
           ["a", [1, 1]],
@@ -175,7 +177,7 @@ describe("BasicOperationsSuite", () => {
   it("reduceByKey", async () => {
     await check(
       words,
-      (s) => s.map(one).reduceByKey((a, b) => a + b),
+      "reduceByKey",
       [
         [
           ["a", 2],
@@ -189,13 +191,13 @@ describe("BasicOperationsSuite", () => {
   });
 
   it("reduce", async () => {
-    await check(nums, (s) => s.reduce((a, b) => a + b), [[10], [26], [42]], false);
+    await check(nums, "reduce", [[10], [26], [42]], false);
   });
 
   it("count", async () => {
     await check(
       [[], range(1, 1), range(1, 2), range(1, 3), range(1, 4)],
-      (s) => s.count(),
+      "count",
       [[0], [1], [2], [3], [4]],
       false,
     );
@@ -204,7 +206,7 @@ describe("BasicOperationsSuite", () => {
   it("countByValue", async () => {
     await check(
       [range(1, 1), [1, 1, 1], range(1, 2), [1, 1, 2, 2]],
-      (s) => s.countByValue(),
+      "countByValue",
       [
         [[1, 1]],
         [[1, 3]],
@@ -224,11 +226,7 @@ describe("BasicOperationsSuite", () => {
   it("mapValues", async () => {
     await check(
       words,
-      (s) =>
-        s
-          .map(one)
-          .reduceByKey((a, b) => a + b)
-          .mapValues((x) => x + 10),
+      "mapValues",
       [
         [
           ["a", 12],
@@ -244,11 +242,7 @@ describe("BasicOperationsSuite", () => {
   it("flatMapValues", async () => {
     await check(
       words,
-      (s) =>
-        s
-          .map(one)
-          .reduceByKey((a, b) => a + b)
-          .flatMapValues((x) => [x, x + 10]),
+      "flatMapValues",
       [
         [
           ["a", 2],
@@ -269,18 +263,13 @@ describe("BasicOperationsSuite", () => {
   const hundredsOf4 = [range(1, 4), range(101, 104), range(201, 204)];
 
   it("union", async () => {
-    await check(
-      hundredsOf4,
-      (s) => s.union(s.map((x) => x + 4)),
-      [range(1, 8), range(101, 108), range(201, 208)],
-      false,
-    );
+    await check(hundredsOf4, "union", [range(1, 8), range(101, 108), range(201, 208)], false);
   });
 
   it("StreamingContext.union", async () => {
     await check(
       hundredsOf4,
-      (s) => s.context.union([s, s.map((x) => x + 4), s.map((x) => x + 8)]),
+      "StreamingContext.union",
       [range(1, 12), range(101, 112), range(201, 212)],
       false,
     );
@@ -289,7 +278,7 @@ describe("BasicOperationsSuite", () => {
   it("transform", async () => {
     await check(
       nums,
-      (r) => r.transform((rdd) => rdd.map((x) => String(x))),
+      "transform",
       nums.map((b) => b.map((x) => String(x))),
       false,
     );
@@ -297,9 +286,7 @@ describe("BasicOperationsSuite", () => {
 
   it("transform with NULL", async () => {
     // Spark: the job fails (SparkException). spate: the batch fails, and so does the run.
-    const e = await rejection(
-      runOperation([range(1, 4)], (r) => r.transform(() => null as unknown as RDD<number>), { conf }),
-    );
+    const e = await rejection(runCaseOperation(CASES, "transform with NULL", [[range(1, 4)]], { conf }));
     expect((e as SpateError).code).toBe("SPATE_INVALID_ARGUMENT");
     expect(e.message).toMatch(/must return an RDD/);
   });
@@ -311,7 +298,7 @@ describe("BasicOperationsSuite", () => {
     await check2(
       in1,
       in2,
-      (s1, s2) => s1.map(one).transformWith(s2.map(ex), (rdd1, rdd2) => rdd1.join(rdd2)),
+      "transformWith",
       [
         [
           ["a", [1, "x"]],
@@ -328,10 +315,7 @@ describe("BasicOperationsSuite", () => {
   it("StreamingContext.transform", async () => {
     await check(
       hundredsOf4,
-      (s) =>
-        s.context.transform([s, s.map((x) => x + 4), s.map((x) => x + 8)], (rdds) =>
-          RDD.union(rdds as RDD<number>[]),
-        ),
+      "StreamingContext.transform",
       [range(1, 12), range(101, 112), range(201, 212)],
       false,
     );
@@ -341,7 +325,7 @@ describe("BasicOperationsSuite", () => {
     await check2(
       [["a", "a", "b"], ["a", ""], [""], []],
       [["a", "a", "b"], ["b", ""], [], []],
-      (s1, s2) => s1.map(one).cogroup(s2.map(ex)),
+      "cogroup",
       [
         [
           [
@@ -369,7 +353,7 @@ describe("BasicOperationsSuite", () => {
     await check2(
       in1,
       in2,
-      (s1, s2) => s1.map(one).join(s2.map(ex)),
+      "join",
       [
         [
           ["a", [1, "x"]],
@@ -388,7 +372,7 @@ describe("BasicOperationsSuite", () => {
     await check2(
       in1,
       in2,
-      (s1, s2) => s1.map(one).leftOuterJoin(s2.map(ex)),
+      "leftOuterJoin",
       [
         [
           ["a", [1, "x"]],
@@ -409,7 +393,7 @@ describe("BasicOperationsSuite", () => {
     await check2(
       in1,
       in2,
-      (s1, s2) => s1.map(one).rightOuterJoin(s2.map(ex)),
+      "rightOuterJoin",
       [
         [
           ["a", [1, "x"]],
@@ -430,7 +414,7 @@ describe("BasicOperationsSuite", () => {
     await check2(
       in1,
       in2,
-      (s1, s2) => s1.map(one).fullOuterJoin(s2.map(ex)),
+      "fullOuterJoin",
       [
         [
           ["a", [1, "x"]],
@@ -449,13 +433,11 @@ describe("BasicOperationsSuite", () => {
   });
 
   const stateInput = [["a"], ["a", "b"], ["a", "b", "c"], ["a", "b"], ["a"], []];
-  const sum = (values: number[], state: number | undefined) =>
-    values.reduce((a, b) => a + b, 0) + (state ?? 0);
 
   it("updateStateByKey", async () => {
     await check(
       stateInput,
-      (s) => s.map(one).updateStateByKey(sum),
+      "updateStateByKey",
       [
         [["a", 1]],
         [
@@ -490,15 +472,7 @@ describe("BasicOperationsSuite", () => {
   it("updateStateByKey - simple with initial value RDD", async () => {
     await check(
       stateInput,
-      // Spark: updateStateByKey(updateFunc, new HashPartitioner(numInputPartitions), initialRDD)
-      (s) =>
-        s.map(one).updateStateByKey(sum, {
-          numPartitions: 2,
-          initialState: [
-            ["a", 1],
-            ["c", 2],
-          ],
-        }),
+      "updateStateByKey - simple with initial value RDD",
       [
         [
           ["a", 2],
@@ -535,19 +509,10 @@ describe("BasicOperationsSuite", () => {
   });
 
   it("updateStateByKey - testing time stamps as input", async () => {
-    // Spark's (time, key, values, state) form is spate's (values, state, key, time).
-    const update = (values: number[], state: number | undefined, _key: string, time: number) =>
-      values.length > 0 ? time + (state ?? 0) : (state ?? 0);
+    // Spark's (time, key, values, state) form is spate's (values, state, key, time): see the case.
     await check(
       stateInput,
-      (s) =>
-        s.map(one).updateStateByKey(update, {
-          numPartitions: 2,
-          initialState: [
-            ["a", 0],
-            ["c", 0],
-          ],
-        }),
+      "updateStateByKey - testing time stamps as input",
       [
         [
           ["a", 1000],
@@ -588,28 +553,10 @@ describe("BasicOperationsSuite", () => {
     // function with no values for every key, exactly what an empty batch does; spate has no "no RDD" batches, so
     // those batches are empty here.
     const input = [["a", "b"], [], ["a", "c", "a"], ["c"], [], []];
-    interface StateObject {
-      counter: number;
-      expireCounter: number;
-    }
-    // Clears a state when it is seen without new values twice in a row.
-    const update = (values: number[], state: StateObject | undefined): StateObject | undefined => {
-      const obj = state ?? { counter: 0, expireCounter: 0 };
-      const n = values.reduce((a, b) => a + b, 0);
-      if (n === 0) obj.expireCounter += 1;
-      else {
-        obj.counter += n;
-        obj.expireCounter = 0;
-      }
-      return obj.expireCounter === 2 ? undefined : obj;
-    };
+    // The update function clears a state when it is seen without new values twice in a row (see the case).
     await check(
       input,
-      (s) =>
-        s
-          .map(one)
-          .updateStateByKey(update)
-          .mapValues((o) => o.counter),
+      "updateStateByKey - object lifecycle",
       [
         [
           ["a", 1],
@@ -635,10 +582,14 @@ describe("BasicOperationsSuite", () => {
   });
 
   it("slice", async () => {
-    const clock = new ManualClock(0);
-    const ssc = new StreamingContext({ batchDuration: 1000, clock, conf });
-    const stream = ssc.queueStream([[1], [2], [3], [4]]);
-    stream.foreachRDD(() => {}); // dummy output
+    const { ssc, outputs } = await buildCase({
+      cases: CASES,
+      name: "slice",
+      inputs: [[[1], [2], [3], [4]]],
+      batchDuration: 1000,
+      conf,
+    });
+    const stream = outputs.out!;
     await ssc.start();
     try {
       // As in Spark, the clock is not advanced: slice computes the RDDs it needs.

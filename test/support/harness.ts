@@ -1,6 +1,7 @@
 // The spate analogue of Spark's TestSuiteBase: feed batches through queue streams on a ManualClock,
 // collect every output batch in time order.
 import { type DStream, ManualClock, StreamingContext } from "spate";
+import { runCase } from "./caseJob.js";
 
 export interface RunOptions {
   /** Batch duration in ms (Spark's suites use 1 second). */
@@ -50,6 +51,24 @@ export async function runOperation2<I1, I2, O>(
     numBatches,
     options,
   );
+}
+
+/**
+ * Runs the case `name` of the cases module at `cases` (see caseJob.ts: a graph a worker thread can rebuild) over
+ * one queue stream per input (one array per batch) and collects its output.
+ */
+export async function runCaseOperation<O>(
+  cases: string,
+  name: string,
+  inputs: unknown[][][],
+  options: RunOptions = {},
+): Promise<Collected<O>> {
+  const numBatches = options.numBatches ?? Math.max(...inputs.map((i) => i.length));
+  const { out } = await runCase(
+    { cases, name, inputs, batchDuration: options.batchDuration ?? 1000, conf: options.conf ?? {} },
+    numBatches,
+  );
+  return { times: [...out!.keys()], outputs: [...out!.values()] as O[][] };
 }
 
 /** A canonical, order-independent form of one batch, for comparing outputs as multisets (Spark's useSet). */
