@@ -9,10 +9,9 @@
 //   of Spark's block manager that spate has no counterpart of.
 // (The suite has no case of its own for reduceByWindow; spate's reduceByWindow is covered by
 // test/property/windows.property.test.ts.)
-import type { DStream } from "spate";
 import { describe, it } from "vitest";
 import { expectBatches } from "../support/conformance.js";
-import { runOperation } from "../support/harness.js";
+import { runCaseOperation } from "../support/harness.js";
 
 const BATCH = 1000;
 const Seconds = (n: number) => n * BATCH;
@@ -23,13 +22,21 @@ type KV = [string, number];
 /** Spark's testOperation with numBatches = expected.size * (slide / batch), compared with useSet = true. */
 async function check<I, O>(
   input: I[][],
-  op: (s: DStream<I>) => DStream<O>,
-  expected: NoInfer<O>[][],
+  name: string,
+  expected: O[][],
   slide: number,
+  params?: number[],
 ): Promise<void> {
-  const out = await runOperation(input, op, { conf, numBatches: expected.length * (slide / BATCH) });
+  const out = await runCaseOperation<O>(CASES, name, [input], {
+    conf,
+    numBatches: expected.length * (slide / BATCH),
+    ...(params && { params }),
+  });
   expectBatches(out.outputs, expected);
 }
+
+/** The graphs of the cases, by name (a module a worker thread can import to rebuild them). */
+const CASES = new URL("./cases/window-operations.ts", import.meta.url).href;
 
 const largerSlideInput: KV[][] = [
   [["a", 1]],
@@ -320,15 +327,12 @@ const reduceCases = (keyRemovedLast: KV[], bigOutput: KV[][]): Case<KV, KV>[] =>
   { name: "big test", input: bigInput, expected: bigOutput },
 ];
 
-const add = (x: number, y: number) => x + y;
-const sub = (x: number, y: number) => x - y;
-
 describe("WindowOperationsSuite", () => {
   for (const c of windowCases) {
     it(`window - ${c.name}`, async () => {
       const window = c.window ?? Seconds(2);
       const slide = c.slide ?? Seconds(1);
-      await check(c.input, (s) => s.window(window, slide), c.expected, slide);
+      await check(c.input, "window", c.expected, slide, [window, slide]);
     });
   }
 
@@ -337,7 +341,7 @@ describe("WindowOperationsSuite", () => {
     it(`reduceByKeyAndWindow - ${c.name}`, async () => {
       const window = c.window ?? Seconds(2);
       const slide = c.slide ?? Seconds(1);
-      await check(c.input, (s) => s.reduceByKeyAndWindow(add, window, slide), c.expected, slide);
+      await check(c.input, "reduceByKeyAndWindow", c.expected, slide, [window, slide]);
     });
   }
 
@@ -346,25 +350,14 @@ describe("WindowOperationsSuite", () => {
     it(`reduceByKeyAndWindow with inverse function - ${c.name}`, async () => {
       const window = c.window ?? Seconds(2);
       const slide = c.slide ?? Seconds(1);
-      await check(
-        c.input,
-        // Spark: .checkpoint(Seconds(100)), a large interval "to avoid effect of RDD checkpointing".
-        (s) => s.reduceByKeyAndWindow(add, sub, window, slide).checkpoint(Seconds(100)),
-        c.expected,
-        slide,
-      );
+      await check(c.input, "reduceByKeyAndWindow with inverse function", c.expected, slide, [window, slide]);
     });
   }
 
   it("reduceByKeyAndWindow with inverse and filter functions - big test", async () => {
-    const filterFunc = (p: KV) => p[1] !== 0;
     await check(
       bigInput,
-      (s) =>
-        s
-          .reduceByKeyAndWindow(add, sub, Seconds(2), Seconds(1), undefined, filterFunc)
-          .persist()
-          .checkpoint(Seconds(100)),
+      "reduceByKeyAndWindow with inverse and filter functions - big test",
       bigReduceOutput,
       Seconds(1),
     );
@@ -375,31 +368,17 @@ describe("WindowOperationsSuite", () => {
     // compared as a multiset against the suite's bigGroupByOutput (values sorted), which is stricter.
     const bySortedValues = (batches: Array<Array<[string, number[]]>>) =>
       batches.map((b) => b.map(([k, vs]) => [k, [...vs].sort((x, y) => x - y)] as [string, number[]]));
-    await check(
-      bigInput,
-      (s) =>
-        s
-          .groupByKeyAndWindow(Seconds(2), Seconds(1))
-          .map(([k, vs]) => [k, [...vs].sort((x, y) => x - y)] as [string, number[]])
-          .persist(),
-      bySortedValues(bigGroupByOutput),
-      Seconds(1),
-    );
+    await check(bigInput, "groupByKeyAndWindow", bySortedValues(bigGroupByOutput), Seconds(1));
   });
 
   it("countByWindow", async () => {
-    await check(
-      [[1], [1], [1, 2], [0], [], []],
-      (s) => s.countByWindow(Seconds(2), Seconds(1)),
-      [[1], [2], [3], [3], [1], [0]],
-      Seconds(1),
-    );
+    await check([[1], [1], [1, 2], [0], [], []], "countByWindow", [[1], [2], [3], [3], [1], [0]], Seconds(1));
   });
 
   it("countByValueAndWindow", async () => {
     await check(
       [["a"], ["b", "b"], ["a", "b"]],
-      (s) => s.countByValueAndWindow(Seconds(2), Seconds(1)),
+      "countByValueAndWindow",
       [
         [["a", 1]],
         [

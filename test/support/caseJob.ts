@@ -12,11 +12,16 @@ export type CaseBuild = (...streams: DStream<any>[]) => DStream<any> | Record<st
 /** A cases module's export `cases`. */
 export type Cases = Record<string, CaseBuild>;
 
+/** A cases module's export `parameterized`: cases that take plain-data parameters (`CaseSpec.params`). */
+export type ParameterizedCases = Record<string, (...params: any[]) => CaseBuild>;
+
 /** One run of a case: which one, its input (one array of batches per input stream) and its context's options. */
 export interface CaseSpec {
   /** The URL of the cases module. */
   cases: string;
   name: string;
+  /** Parameters of a case of `parameterized` (plain data); absent for a case of `cases`. */
+  params?: unknown[];
   inputs: unknown[][][];
   batchDuration: number;
   conf: Record<string, string | number | boolean>;
@@ -39,8 +44,8 @@ export async function buildCase(
   sink?: Sink,
   names: string[] = [],
 ): Promise<{ ssc: StreamingContext; outputs: Record<string, DStream<any>> }> {
-  const { cases } = (await import(spec.cases)) as { cases: Cases };
-  const build = cases[spec.name];
+  const mod = (await import(spec.cases)) as { cases?: Cases; parameterized?: ParameterizedCases };
+  const build = spec.params ? mod.parameterized?.[spec.name]?.(...spec.params) : mod.cases?.[spec.name];
   if (!build) throw new Error(`no case "${spec.name}" in ${spec.cases}`);
   const ssc = new StreamingContext({
     batchDuration: spec.batchDuration,

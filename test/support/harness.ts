@@ -61,11 +61,13 @@ export async function runCaseOperation<O>(
   cases: string,
   name: string,
   inputs: unknown[][][],
-  options: RunOptions = {},
+  options: RunOptions & { params?: unknown[] } = {},
 ): Promise<Collected<O>> {
   const numBatches = options.numBatches ?? Math.max(...inputs.map((i) => i.length));
+  const batchDuration = options.batchDuration ?? 1000;
+  const params = options.params;
   const { out } = await runCase(
-    { cases, name, inputs, batchDuration: options.batchDuration ?? 1000, conf: options.conf ?? {} },
+    { cases, name, ...(params && { params }), inputs, batchDuration, conf: options.conf ?? {} },
     numBatches,
   );
   return { times: [...out!.keys()], outputs: [...out!.values()] as O[][] };
