@@ -26,38 +26,39 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { type DStream, ManualClock, type SpateError, type State, StateSpec, StreamingContext } from "spate";
+import { ManualClock, type State, StateSpec, StreamingContext } from "spate";
 import { afterAll, describe, expect, it } from "vitest";
-import { expectBatches, runOutputs } from "../support/conformance.js";
+import { runCase } from "../support/caseJob.js";
+import { expectBatches } from "../support/conformance.js";
+import type { Seen } from "./cases/map-with-state.js";
 
 const conf = { "spate.default.parallelism": 2 };
 
-/** Spark's getOperationOutput: the mapped values and the state snapshots of every batch. */
-async function operationOutput<S, T>(
-  input: string[][],
-  spec: StateSpec<string, number, S, T>,
-  numBatches: number,
-) {
-  const out = await runOutputs(
-    input,
-    (s) => {
-      const mapped = s.map((x) => [x, 1] as [string, number]).mapWithState(spec);
-      return { outputs: mapped as DStream<T>, snapshots: mapped.stateSnapshots() };
-    },
-    { numBatches, conf },
+/** The graphs of the cases, by name (a module a worker thread can import to rebuild them). */
+const CASES = new URL("./cases/map-with-state.ts", import.meta.url).href;
+
+/**
+ * Spark's getOperationOutput: the mapped values and the state snapshots of every batch, of the case `name` (its
+ * StateSpec is in the cases module).
+ */
+async function operationOutput<S, T>(input: string[][], name: string, numBatches: number) {
+  const { outputs, snapshots } = await runCase(
+    { cases: CASES, name, inputs: [input], batchDuration: 1000, conf },
+    numBatches,
   );
-  return out;
+  const batches = <X>(m: Map<number, unknown[]>) => [...m.values()] as X[][];
+  return { outputs: batches<T>(outputs!), snapshots: batches<[string, S]>(snapshots!) };
 }
 
 /** Spark's testOperation: as many batches as expected outputs, outputs and snapshots compared batch by batch. */
 async function check<S, T>(
   input: string[][],
-  spec: StateSpec<string, number, S, T>,
+  name: string,
   expectedOutputs: T[][],
   expectedSnapshots: Array<Array<[string, S]>>,
 ): Promise<void> {
   expect(expectedOutputs.length).toBe(expectedSnapshots.length);
-  const out = await operationOutput(input, spec, expectedOutputs.length);
+  const out = await operationOutput<S, T>(input, name, expectedOutputs.length);
   expectBatches(out.outputs, expectedOutputs);
   expectBatches(out.snapshots, expectedSnapshots);
 }
@@ -93,27 +94,6 @@ const runningCounts: Array<Array<[string, number]>> = [
   ],
 ];
 
-/** The error code `fn` throws, or "none". */
-function thrown(fn: () => unknown): string {
-  try {
-    fn();
-    return "none";
-  } catch (e) {
-    return (e as SpateError).code ?? String(e);
-  }
-}
-
-/** Spark's testState: what a State shows (exists, get, getOption, getOption.getOrElse(-1), isTimingOut). */
-function observe(state: State<number>) {
-  return {
-    exists: state.exists(),
-    get: state.exists() ? state.get() : thrown(() => state.get()),
-    getOption: state.getOption(),
-    getOrElse: state.getOption() ?? -1,
-    isTimingOut: state.isTimingOut(),
-  };
-}
-
 const none = {
   exists: false,
   get: "SPATE_STATE_NOT_SET",
@@ -132,42 +112,13 @@ const some = (n: number, isTimingOut = false) => ({
 describe("MapWithStateSuite", () => {
   it("state - get, exists, update, remove, ", async () => {
     // Each key of batch 1 plays one part of Spark's sequence of StateImpl calls; "d" and "b" then time out.
-    const seen: Array<[string, string, unknown]> = [];
-    const spec = StateSpec.function(
-      (key: string, _v: number | undefined, state: State<number>, time: number) => {
-        const at = `${key}@${time}`;
-        if (state.isTimingOut()) {
-          // Spark: state.wrapTimingOutState(3) -> testState(Some(3), shouldBeTimingOut = true)
-          seen.push([at, "timing out", observe(state)]);
-          seen.push([at, "remove()", thrown(() => state.remove())]);
-          seen.push([at, "update(-1)", thrown(() => state.update(-1))]);
-          return undefined;
-        }
-        if (key === "a") {
-          // Spark: new StateImpl[Int]() and state.wrap(None) -> testState(None)
-          seen.push([at, "no state", observe(state)]);
-        } else if (key === "b") {
-          // Spark: state.wrap(Some(1)) -> testState(Some(1)); state.update(2) -> testState(Some(2), updated)
-          seen.push([at, "state 1", observe(state)]);
-          state.update(2);
-          seen.push([at, "update(2)", observe(state)]);
-        } else if (key === "c") {
-          // Spark: new StateImpl; update(2) -> testState(Some(2)); remove() -> testState(None, shouldBeRemoved)
-          state.update(2);
-          seen.push([at, "update(2)", observe(state)]);
-          state.remove();
-          seen.push([at, "remove()", observe(state)]);
-          seen.push([at, "remove() again", thrown(() => state.remove())]);
-          seen.push([at, "update(-1)", thrown(() => state.update(-1))]);
-        } else {
-          state.update(3); // the state that times out below
-        }
-        return undefined;
-      },
-    )
-      .initialState([["b", 1]])
-      .timeout(2000);
-    const out = await operationOutput([["a", "b", "c", "d"]], spec, 4);
+    // What each call of the mapping function saw is its mapped value (see the case).
+    const out = await operationOutput<number, Seen[]>(
+      [["a", "b", "c", "d"]],
+      "state - get, exists, update, remove, ",
+      4,
+    );
+    const seen = out.outputs.flat(2);
     // Keys live in different partitions, so only the order of calls per key is defined: order by key (stably).
     seen.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
     expect(seen.filter(([at]) => at.endsWith("@1000"))).toEqual([
@@ -207,43 +158,29 @@ describe("MapWithStateSuite", () => {
 
   it("mapWithState - basic operations with simple API", async () => {
     // State maintains a running count; the updated count is returned.
-    const spec = StateSpec.function((_key: string, value: number | undefined, state: State<number>) => {
-      const sum = (value ?? 0) + (state.getOption() ?? 0);
-      state.update(sum);
-      return sum;
-    });
-    await check(input, spec, [[], [1], [2, 1], [3, 2, 1], [4, 3], [5], []], runningCounts);
+    await check(
+      input,
+      "mapWithState - basic operations with simple API",
+      [[], [1], [2, 1], [3, 2, 1], [4, 3], [5], []],
+      runningCounts,
+    );
   });
 
   it("mapWithState - basic operations with advanced API", async () => {
     // State maintains a running count; the key doubled is returned. (Spark's advanced form takes the batch time
     // first; spate's function takes it last.)
-    const spec = StateSpec.function(
-      (key: string, value: number | undefined, state: State<number>, _time: number) => {
-        const sum = (value ?? 0) + (state.getOption() ?? 0);
-        state.update(sum);
-        return key.repeat(2);
-      },
-    );
     await check(
       input,
-      spec,
+      "mapWithState - basic operations with advanced API",
       [[], ["aa"], ["aa", "bb"], ["aa", "bb", "cc"], ["aa", "bb"], ["aa"], []],
       runningCounts,
     );
   });
 
   it("mapWithState - states as mapped data", async () => {
-    const spec = StateSpec.function(
-      (key: string, value: number | undefined, state: State<number>, _time: number) => {
-        const sum = (value ?? 0) + (state.getOption() ?? 0);
-        state.update(sum);
-        return [key, sum] as [string, number];
-      },
-    );
     await check(
       input,
-      spec,
+      "mapWithState - states as mapped data",
       [
         [],
         [["a", 1]],
@@ -268,21 +205,9 @@ describe("MapWithStateSuite", () => {
   });
 
   it("mapWithState - initial states, with nothing returned as from mapping function", async () => {
-    const spec = StateSpec.function(
-      (_key: string, value: number | undefined, state: State<number>, _time: number): number | undefined => {
-        const sum = (value ?? 0) + (state.getOption() ?? 0);
-        state.update(sum);
-        return undefined;
-      },
-    ).initialState([
-      ["a", 5],
-      ["b", 10],
-      ["c", -20],
-      ["d", 0],
-    ]);
     await check(
       input,
-      spec,
+      "mapWithState - initial states, with nothing returned as from mapping function",
       input.map(() => []),
       [
         [
@@ -342,19 +267,9 @@ describe("MapWithStateSuite", () => {
       ["a"], // a will be removed
       [],
     ];
-    const spec = StateSpec.function(
-      (key: string, value: number | undefined, state: State<number>, _time: number) => {
-        if (state.exists()) {
-          state.remove();
-          return key;
-        }
-        state.update(value as number);
-        return undefined;
-      },
-    ).numPartitions(1);
     await check(
       removingInput,
-      spec,
+      "mapWithState - state removing",
       // The states that were removed.
       [[], [], ["a"], ["b"], ["a", "c"], ["b"], ["a"], []],
       [
@@ -383,13 +298,11 @@ describe("MapWithStateSuite", () => {
       ["a"], // a will not time out
       ...Array.from({ length: 20 }, () => ["a"]), // a will continue to stay active
     ];
-    const spec = StateSpec.function(
-      (key: string, value: number | undefined, state: State<number>, _time: number) => {
-        if (value !== undefined) state.update(1);
-        return state.isTimingOut() ? key : undefined;
-      },
-    ).timeout(3000);
-    const { outputs, snapshots } = await operationOutput(timingInput, spec, 20);
+    const { outputs, snapshots } = await operationOutput<number, string>(
+      timingInput,
+      "mapWithState - state timing out",
+      20,
+    );
 
     // Spark's assertions. b and c are returned once each, when they were marked as expired.
     expect(outputs.flat().sort()).toEqual(["b", "c"]);
