@@ -1,10 +1,14 @@
 // mapWithState equals a per-record fold over a Map, timeouts, initial state, removals and state snapshots
 // included; updateStateByKey equals a per-key fold as Spark's StateDStream does it (./model.ts).
 import fc from "fast-check";
-import { type State, StateSpec } from "spate";
 import { describe, expect, it } from "vitest";
-import { BATCH, type Emitted, mapWithStateModel, step, update, updateStateModel } from "./model.js";
-import { canonical, runOutputs } from "../support/harness.js";
+import { runCase } from "../support/caseJob.js";
+import { canonical } from "../support/harness.js";
+import { updateCalls } from "./cases.js";
+import { BATCH, mapWithStateModel, updateStateModel } from "./model.js";
+
+/** The graphs, built from the drawn parameters by a module a worker thread can import. */
+const CASES = new URL("./cases.ts", import.meta.url).href;
 
 const RUNS = 500;
 
@@ -36,29 +40,16 @@ describe("stateful operations against a fold over a Map", () => {
         async (s) => {
           const numBatches = s.input.length + s.extra;
           const timeout = s.timeoutBatches === undefined ? undefined : s.timeoutBatches * BATCH;
-          const out = await runOutputs(
-            numBatches,
-            (ssc) => {
-              const spec = StateSpec.function(
-                (k: string, v: number | undefined, state: State<number>): Emitted | undefined => {
-                  // A timing-out call has no value; one with a value would show as a different emission.
-                  if (state.isTimingOut())
-                    return [k, v === undefined ? "timeout" : "timeout with a value", state.get()];
-                  const r = step(state.getOption(), v!);
-                  if (r.state === undefined) {
-                    if (state.exists()) state.remove();
-                  } else if (r.state !== state.getOption()) state.update(r.state);
-                  return r.emit === undefined ? undefined : [k, r.emit, r.state ?? null];
-                },
-              ).numPartitions(s.numPartitions);
-              if (timeout !== undefined) spec.timeout(timeout);
-              if (s.initial) spec.initialState(s.initial.map((kv) => [...kv] as [string, number]));
-              const mapped = ssc
-                .queueStream(s.input.map((b) => b.map((kv) => [...kv] as [string, number])))
-                .mapWithState(spec);
-              return { mapped, snapshots: mapped.stateSnapshots() };
+          const out = await runCase(
+            {
+              cases: CASES,
+              name: "mapWithState fold",
+              params: [{ timeout, initial: s.initial, numPartitions: s.numPartitions }],
+              inputs: [s.input],
+              batchDuration: BATCH,
+              conf: { "spate.default.parallelism": s.parallelism },
             },
-            { batchDuration: BATCH, conf: { "spate.default.parallelism": s.parallelism } },
+            numBatches,
           );
           const model = mapWithStateModel(s.input, numBatches, { timeout, initial: s.initial });
           for (let i = 0; i < numBatches; i++) {
@@ -79,16 +70,17 @@ describe("stateful operations against a fold over a Map", () => {
         fc.array(fc.array(fc.tuple(key, fc.integer({ min: 0, max: 9 })), { maxLength: 8 }), { maxLength: 6 }),
         fc.integer({ min: 1, max: 3 }),
         async (input, numPartitions) => {
-          const out = await runOutputs(input.length, (ssc) => ({
-            lists: ssc
-              .queueStream(input.map((b) => b.map((kv) => [...kv] as [string, number])))
-              .mapWithState(
-                StateSpec.function((_k: string, v: number | undefined, state: State<number[]>) => {
-                  state.update([...(state.getOption() ?? []), v!]);
-                }).numPartitions(numPartitions),
-              )
-              .stateSnapshots(),
-          }));
+          const out = await runCase(
+            {
+              cases: CASES,
+              name: "mapWithState lists",
+              params: [numPartitions],
+              inputs: [input],
+              batchDuration: BATCH,
+              conf: {},
+            },
+            input.length,
+          );
           const lists = new Map<string, number[]>();
           input.forEach((batch, i) => {
             for (const [k, v] of batch) lists.set(k, [...(lists.get(k) ?? []), v]);
@@ -114,25 +106,19 @@ describe("stateful operations against a fold over a Map", () => {
         }),
         async (s) => {
           const numBatches = s.input.length + s.extra;
-          const calls: Array<[number, string, number]> = [];
-          const out = await runOutputs(
+          updateCalls.length = 0;
+          const out = await runCase(
+            {
+              cases: CASES,
+              name: "updateStateByKey",
+              params: [{ numPartitions: s.numPartitions, initial: s.initial }],
+              inputs: [s.input],
+              batchDuration: BATCH,
+              conf: { "spate.default.parallelism": s.parallelism },
+            },
             numBatches,
-            (ssc) => ({
-              state: ssc
-                .queueStream(s.input.map((b) => b.map((kv) => [...kv] as [string, number])))
-                .updateStateByKey(
-                  (values: number[], state: number | undefined, k: string, time: number) => {
-                    calls.push([time, k, values.length]);
-                    return update(values, state);
-                  },
-                  {
-                    numPartitions: s.numPartitions,
-                    initialState: s.initial?.map((kv) => [...kv] as [string, number]),
-                  },
-                ),
-            }),
-            { batchDuration: BATCH, conf: { "spate.default.parallelism": s.parallelism } },
           );
+          const calls = updateCalls;
           const model = updateStateModel(s.input, numBatches, s.initial);
           let held = new Set<string>((s.initial ?? []).map(([k]) => k));
           for (let i = 0; i < numBatches; i++) {

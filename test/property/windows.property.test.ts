@@ -4,7 +4,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BATCH, inverseWindowedSums, outputTimes, sumByKey, windowAt } from "./model.js";
-import { canonical, runOutputs } from "../support/harness.js";
+import { runCase } from "../support/caseJob.js";
+import { canonical } from "../support/harness.js";
+
+/** The graphs, built from the drawn parameters by a module a worker thread can import. */
+const CASES = new URL("./cases.ts", import.meta.url).href;
 
 const RUNS = 500;
 
@@ -35,44 +39,16 @@ describe("window operations against recomputing each window", () => {
         const slide = s.slideBatches * BATCH;
         const numBatches = s.input.length + s.extra;
         const values = s.input.map((b) => b.map(([, v]) => v));
-        const out = await runOutputs(
-          numBatches,
-          (ssc) => {
-            const kvs = ssc.queueStream(s.input.map((b) => b.map((kv) => [...kv] as [string, number])));
-            const nums = kvs.map(([, v]) => v);
-            return {
-              window: nums.window(window, slide),
-              countByWindow: nums.countByWindow(window, slide),
-              reduceByWindow: nums.reduceByWindow((a, b) => a + b, window, slide),
-              reduceByWindowInv: nums.reduceByWindow(
-                (a, b) => a + b,
-                (a, b) => a - b,
-                window,
-                slide,
-              ),
-              countByValueAndWindow: nums.countByValueAndWindow(window, slide, s.numPartitions),
-              reduceByKeyAndWindow: kvs.reduceByKeyAndWindow((a, b) => a + b, window, slide, s.numPartitions),
-              reduceByKeyAndWindowInv: kvs.reduceByKeyAndWindow(
-                (a, b) => a + b,
-                (a, b) => a - b,
-                window,
-                slide,
-                s.numPartitions,
-              ),
-              reduceByKeyAndWindowInvFilter: kvs.reduceByKeyAndWindow(
-                (a, b) => a + b,
-                (a, b) => a - b,
-                window,
-                slide,
-                s.numPartitions,
-                notZero,
-              ),
-              groupByKeyAndWindow: kvs
-                .groupByKeyAndWindow(window, slide, s.numPartitions)
-                .map(([k, vs]) => [k, [...vs].sort()] as [string, number[]]),
-            };
+        const out = await runCase(
+          {
+            cases: CASES,
+            name: "windows",
+            params: [{ window, slide, numPartitions: s.numPartitions }],
+            inputs: [s.input],
+            batchDuration: BATCH,
+            conf: { "spate.default.parallelism": s.parallelism },
           },
-          { batchDuration: BATCH, conf: { "spate.default.parallelism": s.parallelism } },
+          numBatches,
         );
         const times = outputTimes(numBatches, slide);
         const ones = s.input.map((b) => b.map(() => ["1", 1] as [string, number]));
