@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { CheckpointStore } from "./checkpoint/CheckpointStore.js";
 import { CheckpointLease } from "./checkpoint/CheckpointLease.js";
 import { Checkpointer } from "./checkpoint/Checkpointer.js";
@@ -535,6 +535,10 @@ export class StreamingContext {
     if (url.startsWith("file:") && !existsSync(fileURLToPath(url))) {
       throw new GraphNotRebuildableError(`The job module ${url} (jobModule) does not exist. ${fix}`);
     }
+    // The program's own entry module (a script that builds and starts its context) is still loading: importing it
+    // here would wait for itself. A worker imports it afresh.
+    const main = process.argv[1] ? pathToFileURL(path.resolve(process.argv[1])).href : undefined;
+    if (url === main) return;
     let timer: NodeJS.Timeout | undefined;
     let mod: Record<string, unknown>;
     try {

@@ -7,22 +7,19 @@
 import { appendFileSync, closeSync, fsyncSync, openSync } from "node:fs";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
 import {
   type CheckpointStore,
   FileCheckpointStore,
+  type JobArgs,
   type RDD,
   type State,
   StateSpec,
   StreamingContext,
 } from "spate";
 
-const [checkpointDir, inputDir, outputDir, mode, parallelism = "2"] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-  string?,
-];
+type Args = [checkpointDir: string, inputDir: string, outputDir: string, mode: string, parallelism?: string];
 const BATCH = 200;
 /** The job drops lines with the word "poison" (its function throws on them) and writes them as dead letters. */
 const badRecords = process.env.SPATE_CRASH_BAD_RECORDS === "1";
@@ -61,7 +58,7 @@ class SlowStore implements CheckpointStore {
   }
 }
 
-function record(name: string) {
+function record(outputDir: string, name: string) {
   return async (rdd: RDD<unknown>, time: number) => {
     const lines = (await rdd.collect()).map((x) => JSON.stringify(x)).sort();
     const hash = createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 16);
@@ -69,10 +66,16 @@ function record(name: string) {
   };
 }
 
-function create(): StreamingContext {
+/**
+ * Builds the job from its arguments (the module is its own jobModule, so worker threads rebuild the same graph by
+ * calling this with the same arguments).
+ */
+export default function createContext(job: JobArgs): StreamingContext {
+  const [, inputDir, outputDir, , parallelism = "2"] = job.args as Args;
   const ssc = new StreamingContext({
     batchDuration: BATCH,
     appName: "crash-wordcount",
+    jobModule: { url: import.meta.url, args: job.args },
     conf: {
       "spate.checkpoint.interval": 2 * BATCH,
       "spate.checkpoint.retain": 4,
@@ -97,7 +100,7 @@ function create(): StreamingContext {
     .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
     .uid("totals");
   totals.saveAsTextFiles(path.join(outputDir, "totals"));
-  totals.foreachRDD(record("totals"));
+  totals.foreachRDD(record(outputDir, "totals"));
   const sessions = words
     .mapWithState(
       StateSpec.function((_w: string, one: number | undefined, state: State<number>) => {
@@ -107,7 +110,7 @@ function create(): StreamingContext {
     .uid("sessions")
     .stateSnapshots();
   sessions.saveAsTextFiles(path.join(outputDir, "sessions"));
-  sessions.foreachRDD(record("sessions"));
+  sessions.foreachRDD(record(outputDir, "sessions"));
   const windowed = words
     .reduceByKeyAndWindow(
       (a, b) => a + b,
@@ -117,25 +120,34 @@ function create(): StreamingContext {
     )
     .uid("window");
   windowed.saveAsTextFiles(path.join(outputDir, "window"));
-  windowed.foreachRDD(record("window"));
+  windowed.foreachRDD(record(outputDir, "window"));
   return ssc;
 }
 
-const store = new SlowStore(new FileCheckpointStore(checkpointDir));
-const ssc = await StreamingContext.getOrCreate(store, create);
-ssc.addStreamingListener({
-  onBatchCompleted: ({ batchInfo }) => {
-    if (batchInfo.failureReason === undefined) {
-      appendDurably(path.join(outputDir, "completed.log"), `${batchInfo.batchTime}\n`);
-    }
-  },
-});
-await ssc.start();
-process.stdout.write(`started ${ssc.restoredFrom ? `restored ${ssc.restoredFrom.batchTime}` : "fresh"}\n`);
-if (mode === "final") {
-  // Run until told to stop on stdin, then stop gracefully.
-  process.stdin.once("data", () => {
-    void ssc.stop({ stopGracefully: true }).then(() => process.exit(0));
+// Run as a program (node --import tsx test/crash/wordcount-job.ts ...); a worker thread only imports the module.
+if (
+  isMainThread &&
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href
+) {
+  const args = process.argv.slice(2);
+  const [checkpointDir, , outputDir, mode] = args as Args;
+  const store = new SlowStore(new FileCheckpointStore(checkpointDir));
+  const ssc = await StreamingContext.getOrCreate(store, () => createContext({ args, role: "driver" }));
+  ssc.addStreamingListener({
+    onBatchCompleted: ({ batchInfo }) => {
+      if (batchInfo.failureReason === undefined) {
+        appendDurably(path.join(outputDir, "completed.log"), `${batchInfo.batchTime}\n`);
+      }
+    },
   });
+  await ssc.start();
+  process.stdout.write(`started ${ssc.restoredFrom ? `restored ${ssc.restoredFrom.batchTime}` : "fresh"}\n`);
+  if (mode === "final") {
+    // Run until told to stop on stdin, then stop gracefully.
+    process.stdin.once("data", () => {
+      void ssc.stop({ stopGracefully: true }).then(() => process.exit(0));
+    });
+  }
+  await ssc.awaitTermination();
 }
-await ssc.awaitTermination();
