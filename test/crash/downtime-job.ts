@@ -4,58 +4,76 @@
 // batch's record count, the running total (updateStateByKey) and a window of 3 batches.
 import { appendFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { ManualClock, type RDD, StreamingContext } from "spate";
+import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { type JobArgs, ManualClock, type RDD, StreamingContext } from "spate";
 
-const [checkpointDir, inputDir, outLog, mode, clockArg] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  "first" | "restart",
-  string | undefined,
+type Args = [
+  checkpointDir: string,
+  inputDir: string,
+  outLog: string,
+  mode: "first" | "restart",
+  clock?: string,
 ];
 const BATCH = 1000;
 
-function record(kind: string) {
+function record(outLog: string, kind: string) {
   return async (rdd: RDD<number>, time: number) => {
     const values = await rdd.collect();
     appendFileSync(outLog, `${kind} ${time} ${values.reduce((a, b) => a + b, 0)}\n`);
   };
 }
 
-const ssc = await StreamingContext.getOrCreate(checkpointDir, () => {
+/** Builds the job from its arguments; the module is its own jobModule (worker threads rebuild the same graph). */
+export default function createContext(job: JobArgs): StreamingContext {
+  const [, inputDir, outLog, mode, clockArg] = job.args as Args;
   const ssc = new StreamingContext({
     batchDuration: BATCH,
     appName: "crash-downtime",
+    jobModule: { url: import.meta.url, args: job.args },
     clock: new ManualClock(mode === "first" ? 0 : Number(clockArg)),
     conf: { "spate.ui.port": 0, "spate.checkpoint.interval": 5 * BATCH },
   });
   const words = ssc.textFileStream(inputDir);
-  words.count().foreachRDD(record("in"));
+  words.count().foreachRDD(record(outLog, "in"));
   words
     .map((w) => [w, 1] as [string, number])
     .updateStateByKey((vs: number[], s: number | undefined) => (s ?? 0) + vs.length)
     .uid("totals")
     .map(([, n]) => n)
-    .foreachRDD(record("total"));
+    .foreachRDD(record(outLog, "total"));
   words
     .window(3 * BATCH, BATCH)
     .count()
-    .foreachRDD(record("win"));
+    .foreachRDD(record(outLog, "win"));
   return ssc;
-});
-await ssc.start();
-if (mode === "first") {
-  for (let i = 1; i <= 5; i++) {
-    writeFileSync(
-      path.join(inputDir, `${i}.txt`),
-      `${Array.from({ length: i }, (_, k) => `w${k}`).join("\n")}\n`,
-    );
-    (ssc.clock as ManualClock).advance(BATCH);
-    await ssc.awaitIdle();
-  }
-} else {
-  await ssc.awaitIdle();
-  process.stdout.write("caught up\n");
 }
-await ssc.stop();
-process.exit(0);
+
+// Run as a program; a worker thread only imports the module.
+if (
+  isMainThread &&
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href
+) {
+  const args = process.argv.slice(2);
+  const [checkpointDir, inputDir, , mode] = args as Args;
+  const ssc = await StreamingContext.getOrCreate(checkpointDir, () =>
+    createContext({ args, role: "driver" }),
+  );
+  await ssc.start();
+  if (mode === "first") {
+    for (let i = 1; i <= 5; i++) {
+      writeFileSync(
+        path.join(inputDir, `${i}.txt`),
+        `${Array.from({ length: i }, (_, k) => `w${k}`).join("\n")}\n`,
+      );
+      (ssc.clock as ManualClock).advance(BATCH);
+      await ssc.awaitIdle();
+    }
+  } else {
+    await ssc.awaitIdle();
+    process.stdout.write("caught up\n");
+  }
+  await ssc.stop();
+  process.exit(0);
+}

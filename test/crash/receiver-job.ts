@@ -1,9 +1,11 @@
 // The job of the write-ahead log crash test: a receiver stores numbers read from stdin and acknowledges each one
 // on stdout once `store` resolves (durably logged); the job counts each number with updateStateByKey.
 import * as path from "node:path";
-import { Receiver, StreamingContext } from "spate";
+import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { type JobArgs, Receiver, StreamingContext } from "spate";
 
-const [checkpointDir, outputDir, mode] = process.argv.slice(2) as [string, string, string];
+type Args = [checkpointDir: string, outputDir: string, mode: string];
 const BATCH = 200;
 let ssc: StreamingContext;
 
@@ -35,10 +37,13 @@ class StdinReceiver extends Receiver<string> {
   }
 }
 
-ssc = await StreamingContext.getOrCreate(checkpointDir, () => {
+/** Builds the job from its arguments; the module is its own jobModule (worker threads rebuild the same graph). */
+export default function createContext(job: JobArgs): StreamingContext {
+  const [, outputDir] = job.args as Args;
   const s = new StreamingContext({
     batchDuration: BATCH,
     appName: "crash-receiver",
+    jobModule: { url: import.meta.url, args: job.args },
     conf: { "spate.receiver.writeAheadLog.enable": true, "spate.checkpoint.interval": 2 * BATCH },
   });
   s.receiverStream(new StdinReceiver())
@@ -47,8 +52,19 @@ ssc = await StreamingContext.getOrCreate(checkpointDir, () => {
     .uid("counts")
     .saveAsTextFiles(path.join(outputDir, "counts"));
   return s;
-});
-await ssc.start();
-process.stdout.write(`started ${mode}\n`);
-await ssc.awaitTermination();
-process.exit(0);
+}
+
+// Run as a program; a worker thread only imports the module.
+if (
+  isMainThread &&
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href
+) {
+  const args = process.argv.slice(2);
+  const [checkpointDir, , mode] = args as Args;
+  ssc = await StreamingContext.getOrCreate(checkpointDir, () => createContext({ args, role: "driver" }));
+  await ssc.start();
+  process.stdout.write(`started ${mode}\n`);
+  await ssc.awaitTermination();
+  process.exit(0);
+}

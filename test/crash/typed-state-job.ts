@@ -3,9 +3,13 @@
 // methods are called on every batch. Each batch's results are written as JSON files named by batch time.
 import { renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { type RDD, type State, StateSpec, StreamingContext } from "spate";
+import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { type JobArgs, type RDD, type State, StateSpec, StreamingContext } from "spate";
 
-const [checkpointDir, inputDir, outputDir, mode] = process.argv.slice(2) as [string, string, string, string];
+type Args = [checkpointDir: string, inputDir: string, outputDir: string, mode: string];
+/** The output folder of the job built last (its outputs run where it was built: the driver). */
+let outputDir = "";
 const BATCH = 200;
 
 export class Tally {
@@ -45,8 +49,12 @@ function save<T>(name: string, format: (x: T) => [string, number]) {
   };
 }
 
-function create(): StreamingContext {
+/** Builds the job from its arguments; the module is its own jobModule (worker threads rebuild the same graph). */
+export default function createContext(job: JobArgs): StreamingContext {
+  const [, inputDir, output] = job.args as Args;
+  outputDir = output;
   const ssc = new StreamingContext({
+    jobModule: { url: import.meta.url, args: job.args },
     batchDuration: BATCH,
     appName: "crash-typed-state",
     conf: {
@@ -95,12 +103,23 @@ function create(): StreamingContext {
   return ssc;
 }
 
-const ssc = await StreamingContext.getOrCreate(checkpointDir, create);
-await ssc.start();
-process.stdout.write(`started ${ssc.restoredFrom ? `restored ${ssc.restoredFrom.batchTime}` : "fresh"}\n`);
-if (mode === "final") {
-  process.stdin.once("data", () => {
-    void ssc.stop({ stopGracefully: true }).then(() => process.exit(0));
-  });
+// Run as a program; a worker thread only imports the module.
+if (
+  isMainThread &&
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href
+) {
+  const args = process.argv.slice(2);
+  const [checkpointDir, , , mode] = args as Args;
+  const ssc = await StreamingContext.getOrCreate(checkpointDir, () =>
+    createContext({ args, role: "driver" }),
+  );
+  await ssc.start();
+  process.stdout.write(`started ${ssc.restoredFrom ? `restored ${ssc.restoredFrom.batchTime}` : "fresh"}\n`);
+  if (mode === "final") {
+    process.stdin.once("data", () => {
+      void ssc.stop({ stopGracefully: true }).then(() => process.exit(0));
+    });
+  }
+  await ssc.awaitTermination();
 }
-await ssc.awaitTermination();
