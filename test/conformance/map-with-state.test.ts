@@ -26,11 +26,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { ManualClock, type State, StateSpec, StreamingContext } from "spate";
+import { type ManualClock, StreamingContext } from "spate";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCase } from "../support/caseJob.js";
 import { expectBatches } from "../support/conformance.js";
-import type { Seen } from "./cases/map-with-state.js";
+import { recoveryContext, recoverySinks, type Seen } from "./cases/map-with-state.js";
 
 const conf = { "spate.default.parallelism": 2 };
 
@@ -345,26 +345,13 @@ describe("MapWithStateSuite", () => {
       const batch = 1000;
       const numBatchesBeforeRestart = Math.floor(input.length / 2); // 3, as Spark's inputData.size / 2
 
-      function create(collected: Map<number, Array<[string, number]>>) {
-        return () => {
-          const ssc = new StreamingContext({ batchDuration: batch, clock: new ManualClock(0), conf });
-          ssc.checkpoint(checkpointDir);
-          const runningCount = (_key: string, value: number | undefined, state: State<number>) => {
-            state.update((state.getOption() ?? 0) + (value ?? 0));
-            return state.get();
-          };
-          const mapped = ssc
-            .textFileStream(inputDir)
-            .map((x) => [x, 1] as [string, number])
-            .mapWithState(StateSpec.function(runningCount));
-          // Spark: an interval that makes sure there is one data checkpoint before the restart.
-          mapped.checkpoint(batch * numBatchesBeforeRestart);
-          mapped.stateSnapshots().foreachRDD(async (rdd, time) => {
-            collected.set(time, await rdd.collect());
-          });
-          return ssc;
-        };
-      }
+      // The job is built by the cases module (so worker threads rebuild it); its snapshots come here.
+      let collected = new Map<number, Array<[string, number]>>();
+      recoverySinks.set(inputDir, (time, snapshots) => void collected.set(time, snapshots));
+      const create = (into: Map<number, Array<[string, number]>>) => () => {
+        collected = into;
+        return recoveryContext({ args: [inputDir, checkpointDir, String(batch * numBatchesBeforeRestart)] });
+      };
 
       /** Runs batches from..to-1: each batch's keys are written as a file just before its batch time. */
       async function run(ssc: StreamingContext, from: number, to: number) {

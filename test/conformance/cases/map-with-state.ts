@@ -2,7 +2,15 @@
 // runs them: the test runs a case by name (test/support/caseJob.ts), so a worker thread can rebuild its graph by
 // importing this module. Each is Spark's getOperationOutput: keys mapped to [key, 1], mapWithState with the case's
 // spec, and both the mapped values ("outputs") and the state snapshots ("snapshots") collected.
-import { type DStream, type SpateError, type State, StateSpec } from "spate";
+import {
+  type DStream,
+  type JobArgs,
+  ManualClock,
+  type SpateError,
+  type State,
+  StateSpec,
+  StreamingContext,
+} from "spate";
 import type { Cases } from "../../support/caseJob.js";
 
 /** The error code `fn` throws, or "none". */
@@ -130,3 +138,37 @@ export const cases: Cases = Object.fromEntries(
     },
   ]),
 );
+
+/** Where the recovery case's state snapshots go on the driver, by input folder (a worker's copy has none). */
+export const recoverySinks = new Map<string, (time: number, snapshots: Array<[string, number]>) => void>();
+
+/**
+ * The job of "mapWithState - driver failure recovery" (Spark's: a running count per key, checkpointed), built from
+ * its arguments `[input folder, checkpoint folder, data checkpoint interval]`; it names this module as its
+ * jobModule, so worker threads rebuild it.
+ */
+export function recoveryContext(job: JobArgs): StreamingContext {
+  const [inputDir, checkpointDir, interval] = job.args as [string, string, string];
+  const ssc = new StreamingContext({
+    batchDuration: 1000,
+    clock: new ManualClock(0),
+    conf: { "spate.default.parallelism": 2 },
+    jobModule: { url: import.meta.url, export: "recoveryContext", args: job.args },
+  });
+  ssc.checkpoint(checkpointDir);
+  const runningCount = (_key: string, value: number | undefined, state: State<number>) => {
+    state.update((state.getOption() ?? 0) + (value ?? 0));
+    return state.get();
+  };
+  const mapped = ssc
+    .textFileStream(inputDir)
+    .map((x) => [x, 1] as [string, number])
+    .mapWithState(StateSpec.function(runningCount));
+  // Spark: an interval that makes sure there is one data checkpoint before the restart.
+  mapped.checkpoint(Number(interval));
+  mapped.stateSnapshots().foreachRDD(async (rdd, time) => {
+    const sink = recoverySinks.get(inputDir);
+    if (sink) sink(time, await rdd.collect());
+  });
+  return ssc;
+}
