@@ -8,6 +8,7 @@ import {
   type JetStreamSession,
   type NatsConnectionOptions,
   openJetStream,
+  untilStreamLeader,
 } from "./connection.js";
 import type { GraphNode } from "../../dstream/Operator.js";
 
@@ -117,12 +118,24 @@ export class JetStreamSinkOp<T> extends ForEachOp<T> {
       const session = await openJetStream(
         this.options,
         owner.env.log,
-        `publishToJetStream of ${owner.env.appName}`,
+        `publishToJetStream(${typeof this.options.subject === "string" ? this.options.subject : "…"}) of ${owner.env.appName}`,
       );
       const subject = this.options.subject;
       if (typeof subject === "string") {
         try {
-          await session.jsm.streams.find(subject);
+          // The stream of the subject, and that it has a leader (asked again through an election).
+          let stream: string | undefined;
+          await untilStreamLeader(
+            session,
+            this.options,
+            owner.env.log,
+            { subject },
+            "publishToJetStream (finding the stream at start)",
+            async () => {
+              stream ??= await session.quick.jsm.streams.find(subject);
+              await session.quick.jsm.streams.info(stream);
+            },
+          );
         } catch (e) {
           await session.close();
           throw isStreamNotFound(e) ? noStreamFor(subject, session.servers, e) : e;

@@ -12,6 +12,7 @@ import {
   openJetStream,
   streamInfo,
   streamNotFound,
+  untilStreamLeader,
 } from "./connection.js";
 
 /** One message of a JetStream stream, as plain data. */
@@ -175,7 +176,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
       try {
         const session = await this.connect(self);
         if (pending.length === 0) return;
-        const info = await streamInfo(session, this.stream);
+        const info = await this.describe(session, self.env.log);
         const from = pending[0]!.from;
         const to = pending.at(-1)!.to;
         if (info.state.last_seq < to || info.state.first_seq > from) {
@@ -253,7 +254,7 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
         `natsJetStream(${this.stream}) of ${self.env.appName}`,
       );
       try {
-        await streamInfo(session, this.stream);
+        await this.describe(session, self.env.log);
       } catch (e) {
         await session.close();
         throw e;
@@ -263,10 +264,32 @@ export class NatsJetStreamInputOp implements Operator<NatsMessage> {
     return this.session;
   }
 
-  /** Creates an ordered consumer from `from`, reads it in the background, and watches it. */
+  /** The stream's description, asked again through an election (until `unavailableTimeout`). */
+  private describe(session: JetStreamSession, log: Logger) {
+    return untilStreamLeader(
+      session,
+      this.options,
+      log,
+      { stream: this.stream },
+      "natsJetStream (asking for the stream's info)",
+      () => streamInfo(session, this.stream, true),
+    );
+  }
+
+  /**
+   * Creates an ordered consumer from `from` (tried again through an election, until `unavailableTimeout`), reads it
+   * in the background, and watches it.
+   */
   private async startReading(session: JetStreamSession, from: number, log: Logger): Promise<void> {
     this.readFrom = from;
-    await this.openReader(session, from, log);
+    await untilStreamLeader(
+      session,
+      this.options,
+      log,
+      { stream: this.stream },
+      "natsJetStream (creating its consumer)",
+      () => this.openReader(session, from, log, true),
+    );
     this.watchdog ??= setInterval(() => this.watch(session, log), WATCH_INTERVAL);
     this.watchdog.unref();
   }

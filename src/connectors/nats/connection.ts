@@ -17,10 +17,11 @@ export interface NatsConnectionOptions {
    */
   connectTimeout?: number;
   /**
-   * How long a stream may stay unusable once the job runs, in ms (default 30000): a NATS cluster electing a new
-   * stream leader after losing a node takes 4-9 s. The source re-creates a stalled consumer until then, and fails
-   * the job with `SPATE_NATS_UNAVAILABLE` after; the sink retries a publish until then, and fails the batch with
-   * `SPATE_NATS_PUBLISH_FAILED` after.
+   * How long a stream may stay unusable, in ms (default 30000): a NATS cluster electing a new stream leader after
+   * losing a node takes 4-9 s. At start, the source and the sink wait this long for the stream's leader (each
+   * attempt logged), then `start()` fails with `SPATE_NATS_UNAVAILABLE`. Once the job runs, the source re-creates a
+   * stalled consumer until then, and fails the job with `SPATE_NATS_UNAVAILABLE` after; the sink retries a publish
+   * until then, and fails the batch with `SPATE_NATS_PUBLISH_FAILED` after.
    */
   unavailableTimeout?: number;
 }
@@ -44,6 +45,8 @@ const DEFAULT_CONNECT_TIMEOUT = 10_000;
 export const QUICK_TIMEOUT = 1500;
 export const DEFAULT_UNAVAILABLE_TIMEOUT = 30_000;
 const STREAM_NOT_FOUND = 10059;
+/** Waits between attempts at start while a stream has no leader, in ms. */
+const RETRY_WAIT = 500;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -139,25 +142,49 @@ export async function openJetStream(
       else if (s.type === "error") log.warn({ error: s.error, for: name }, "NATS reported an error");
     }
   })().catch(() => {});
-  let jsm: JetStreamManager;
-  try {
-    jsm = await jetstreamManager(conn);
-  } catch (e) {
-    await conn.close().catch(() => {});
-    throw new SpateError(
-      "SPATE_NATS_UNAVAILABLE",
-      `JetStream is not available on the NATS server at ${where} (${(e as Error).message}): start the server with ` +
-        "JetStream enabled (nats-server -js, or a jetstream block in its configuration).",
-      { cause: e },
-    );
+  let checked: JetStreamManager | undefined;
+  // A cluster that lost its meta leader answers nothing until it elects one (4-9 s): asked again until then.
+  const patience = options.unavailableTimeout ?? DEFAULT_UNAVAILABLE_TIMEOUT;
+  const since = Date.now();
+  for (let attempt = 1; checked === undefined; attempt++) {
+    try {
+      // Quick: an attempt that cannot succeed does not use up the time left for the next.
+      checked = await jetstreamManager(conn, { timeout: QUICK_TIMEOUT });
+    } catch (e) {
+      const waited = Date.now() - since;
+      if (isTransient(e) && !isNotEnabled(e) && waited < patience) {
+        log.warn(
+          { servers: where, for: name, attempt, waitedMs: waited, error: e },
+          "waiting for the leader of JetStream (the NATS cluster may be electing its meta leader)",
+        );
+        await sleep(Math.min(500, patience - waited));
+        continue;
+      }
+      await conn.close().catch(() => {});
+      throw isNotEnabled(e) || !isTransient(e)
+        ? new SpateError(
+            "SPATE_NATS_UNAVAILABLE",
+            `JetStream is not available on the NATS server at ${where} (${(e as Error).message}): start the server ` +
+              "with JetStream enabled (nats-server -js, or a jetstream block in its configuration).",
+            { cause: e },
+          )
+        : new SpateError(
+            "SPATE_NATS_UNAVAILABLE",
+            `JetStream on ${where} did not answer for ${name} within ${Math.round(waited / 1000)} s ` +
+              `(unavailableTimeout ${patience} ms; the last attempt failed with ${(e as Error).message}): the NATS ` +
+              "cluster has no meta leader. A majority of its nodes must be up and connected to each other; " +
+              "start the missing ones, or raise unavailableTimeout to wait longer at start.",
+            { cause: e, retriable: true },
+          );
+    }
   }
   return {
     nc: conn,
     js: jetstream(conn),
-    jsm,
+    jsm: await jetstreamManager(conn, { checkAPI: false }),
     quick: {
       js: jetstream(conn, { timeout: QUICK_TIMEOUT }),
-      jsm: await jetstreamManager(conn, { timeout: QUICK_TIMEOUT, checkAPI: false }),
+      jsm: checked,
     },
     servers: where,
     close: async () => {
@@ -184,12 +211,82 @@ export function streamNotFound(stream: string, servers: string, subjects = `${st
   );
 }
 
-/** The stream's description, or SPATE_NATS_STREAM_NOT_FOUND. */
-export async function streamInfo(session: JetStreamSession, stream: string): Promise<StreamInfo> {
+/** The stream's description, or SPATE_NATS_STREAM_NOT_FOUND; `quick`: with a request that gives up soon. */
+export async function streamInfo(
+  session: JetStreamSession,
+  stream: string,
+  quick = false,
+): Promise<StreamInfo> {
   try {
-    return await session.jsm.streams.info(stream);
+    return await (quick ? session.quick.jsm : session.jsm).streams.info(stream);
   } catch (e) {
     if (isStreamNotFound(e)) throw streamNotFound(stream, session.servers);
     throw e;
+  }
+}
+
+/** Whether a JetStream request failed because JetStream is not enabled (no server answers its API). */
+function isNotEnabled(e: unknown): boolean {
+  return (e as Error | null)?.name === "JetStreamNotEnabled";
+}
+
+/**
+ * Whether a failed JetStream request may succeed once the cluster has elected its leaders: a timeout, no one to
+ * answer (no stream leader yet), or a 503 (JetStream temporarily unavailable).
+ */
+export function isTransient(e: unknown): boolean {
+  if (e instanceof SpateError || isStreamNotFound(e)) return false;
+  const name = (e as Error | null)?.name;
+  if (name === "TimeoutError" || name === "RequestError" || name === "JetStreamNotEnabled") return true;
+  const err = e as { status?: unknown; code?: unknown; message?: unknown } | null;
+  if (err?.status === 503 || err?.code === 503 || err?.code === "503") return true;
+  const api = (e as { api_error?: { code?: unknown } } | null)?.api_error;
+  if (api?.code === 503) return true;
+  return /timeout|temporarily unavailable|no responders|not enabled|no leader|offline|quorum/i.test(
+    typeof err?.message === "string" ? err.message : "",
+  );
+}
+
+/**
+ * Runs `request` (JetStream requests that need the stream's leader) when a connector starts, through a cluster
+ * election: each transient failure is logged ("waiting for the leader of the JetStream stream …") and the request
+ * tried again, for at most `unavailableTimeout`; then `SPATE_NATS_UNAVAILABLE`. `request` uses the session's
+ * `quick` clients, so that the bound holds within about {@link QUICK_TIMEOUT} ms. A missing stream and other errors
+ * fail at once.
+ */
+export async function untilStreamLeader<T>(
+  session: JetStreamSession,
+  options: NatsConnectionOptions,
+  log: Logger,
+  target: { stream: string } | { subject: string },
+  what: string,
+  request: () => Promise<T>,
+): Promise<T> {
+  const label = "stream" in target ? `stream "${target.stream}"` : `stream of subject ${target.subject}`;
+  const patience = options.unavailableTimeout ?? DEFAULT_UNAVAILABLE_TIMEOUT;
+  const since = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (e) {
+      const waited = Date.now() - since;
+      if (!isTransient(e)) throw e;
+      if (waited >= patience) {
+        throw new SpateError(
+          "SPATE_NATS_UNAVAILABLE",
+          `The JetStream ${label} on ${session.servers} did not answer ${what} within ` +
+            `${Math.round(waited / 1000)} s (${attempt} attempts; unavailableTimeout ${patience} ms; the last ` +
+            `failed with ${(e as Error).message}): it has no leader. A majority of the stream's replicas must be ` +
+            "up for it to elect one: start the NATS nodes that are down (nats stream info shows which replicas " +
+            "are offline), or raise unavailableTimeout to wait longer at start.",
+          { cause: e, retriable: true },
+        );
+      }
+      log.warn(
+        { ...target, for: what, attempt, waitedMs: waited, error: (e as Error).message },
+        `waiting for the leader of the JetStream ${label} (the NATS cluster may be electing one)`,
+      );
+      await sleep(Math.min(RETRY_WAIT, Math.max(0, patience - waited)));
+    }
   }
 }
