@@ -1,13 +1,13 @@
 // A job started while its NATS cluster is electing: three nats-servers on loopback, R3 input and output streams, one
-// node SIGKILLed just before the job starts (the input stream's leader, or a follower of it). The job must start
-// (natsJetStream and publishToJetStream wait for the stream's leader, saying so in the log) and end with exactly the
-// output of a run on a healthy cluster. With two of three nodes down the stream never gets a leader: the start
-// fails with SPATE_NATS_UNAVAILABLE within unavailableTimeout, saying what to do.
+// node SIGKILLed just before the job starts (the input stream's leader, or a follower of it that is the cluster's
+// meta leader). The job must start (natsJetStream and publishToJetStream wait for the leader, saying so in the log)
+// and end with exactly the output of a run on a healthy cluster. With two of three nodes down the stream never gets
+// a leader: the start fails with SPATE_NATS_UNAVAILABLE within unavailableTimeout, saying what to do.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { type Logger, natsJetStream, publishToJetStream, type SpateError, StreamingContext } from "spate";
 import { afterEach, describe, expect, it } from "vitest";
-import { addStream, type NatsCluster, publishAll, readStream, startNatsCluster } from "./server.js";
+import { addStream, type NatsCluster, publishAll, readStream, startNatsCluster, withNats } from "./server.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const N = 200;
@@ -137,12 +137,36 @@ describe("natsJetStream and publishToJetStream started while the NATS cluster lo
     expect(waits.length).toBeGreaterThanOrEqual(1);
   });
 
-  it("start while a follower of the input stream is dead and end exact", { timeout: 150_000 }, async () => {
+  it("start while a follower of the input stream, the cluster's meta leader, is dead and end exact", {
+    timeout: 150_000,
+  }, async () => {
     const { c, lines } = await prepare();
-    const { followers } = await membersOf(c, "IN");
-    await c.kill(c.node(followers[0]!));
-    await runJob(c, N, recordingLogger());
+    // The follower killed is the cluster's meta leader, so that JetStream itself has to elect one as the job starts
+    // (the stream's leader is moved off it first when it led the stream too).
+    let { leader } = await membersOf(c, "IN");
+    for (let attempt = 1; ; attempt++) {
+      const meta = await c.metaLeader();
+      if (meta !== undefined && meta !== leader) {
+        await c.kill(c.node(meta));
+        break;
+      }
+      if (attempt > 10) throw new Error(`the meta leader (${meta}) stays the leader of IN (${leader})`);
+      const before = leader;
+      await withNats(c.urls, (nc) =>
+        nc.request("$JS.API.STREAM.LEADER.STEPDOWN.IN", "", { timeout: 3000 }),
+      ).catch(() => {});
+      const end = Date.now() + 30_000;
+      while (leader === before && Date.now() < end) {
+        await sleep(250);
+        leader = (await membersOf(c, "IN")).leader;
+      }
+    }
+    const logger = recordingLogger();
+    await runJob(c, N, logger);
     await expectExactOutput(c, lines);
+    expect(
+      logger.lines.some(([level, message]) => level === "warn" && /waiting for the leader of/.test(message)),
+    ).toBe(true);
   });
 
   it("fail to start with SPATE_NATS_UNAVAILABLE within unavailableTimeout when the stream never gets a leader", {

@@ -99,6 +99,8 @@ export interface NatsClusterNode {
   readonly url: string;
   readonly port: number;
   readonly clusterPort: number;
+  /** Its HTTP monitoring port (`/jsz` says which node is the meta leader). */
+  readonly monitorPort: number;
   readonly storeDir: string;
   server: NatsServer | undefined;
 }
@@ -109,6 +111,8 @@ export interface NatsCluster {
   readonly urls: string[];
   /** The node of that server name (as stream info's `cluster.leader` gives it). */
   node(name: string): NatsClusterNode;
+  /** The name of the node that is the JetStream meta leader now, as a running node's `/jsz` says (undefined: none). */
+  metaLeader(): Promise<string | undefined>;
   /** SIGKILLs the node's server, keeping its store. */
   kill(node: NatsClusterNode): Promise<void>;
   /** Starts the node's server again on its ports and store. */
@@ -123,14 +127,19 @@ export interface NatsCluster {
  */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const ports = new Set<number>();
-  while (ports.size < 2 * size) ports.add(await freePort());
-  const [clientPorts, clusterPorts] = [[...ports].slice(0, size), [...ports].slice(size)];
+  while (ports.size < 3 * size) ports.add(await freePort());
+  const [clientPorts, clusterPorts, monitorPorts] = [
+    [...ports].slice(0, size),
+    [...ports].slice(size, 2 * size),
+    [...ports].slice(2 * size),
+  ];
   const routes = clusterPorts.map((p) => `nats://127.0.0.1:${p}`).join(",");
   const nodes: NatsClusterNode[] = clientPorts.map((port, i) => ({
     name: `n${i + 1}`,
     url: `127.0.0.1:${port}`,
     port,
     clusterPort: clusterPorts[i]!,
+    monitorPort: monitorPorts[i]!,
     storeDir: mkdtempSync(path.join(tmpdir(), `spate-nats-n${i + 1}-`)),
     server: undefined,
   }));
@@ -141,6 +150,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       args: [
         ...["--name", node.name, "--cluster_name", "spate"],
         ...["--cluster", `nats://127.0.0.1:${node.clusterPort}`, "--routes", routes],
+        ...["-m", String(node.monitorPort)],
       ],
     });
   };
@@ -151,6 +161,19 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       const node = nodes.find((n) => n.name === name);
       if (!node) throw new Error(`no node named ${name} (nodes: ${nodes.map((n) => n.name).join(", ")})`);
       return node;
+    },
+    async metaLeader() {
+      for (const node of nodes) {
+        if (!node.server) continue;
+        try {
+          const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`);
+          const jsz = (await res.json()) as { meta_cluster?: { leader?: string } };
+          return jsz.meta_cluster?.leader || undefined;
+        } catch {
+          // not answering: ask another
+        }
+      }
+      return undefined;
     },
     async kill(node) {
       const child = node.server?.process;
