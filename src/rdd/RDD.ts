@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../errors.js";
+import { attribute, InvalidArgumentError } from "../errors.js";
 import {
   AllToOneDependency,
   type Dependency,
@@ -8,8 +8,9 @@ import {
 } from "./dependencies.js";
 import {
   attributed,
-  guard,
+  failIfAsync,
   type RecordFailureHandler,
+  type RecordFunction,
   type RecordFailureSink,
   recordFailureHandler,
 } from "./failures.js";
@@ -317,27 +318,27 @@ export class RDD<T> {
     return recordFailureHandler(this.env.recordFailures, scope);
   }
 
-  /** `fn` guarded for a new RDD of the operator that runs now: see {@link guard}. */
-  private guarded<A, R>(fn: (arg: A) => R, kind: string) {
-    const scope = this.scopeOfNew();
-    return guard(fn, scope, kind, this.onRecordFailure(scope));
+  /** How the per-record loops of a new RDD of the operator that runs now handle `kind`'s failures. */
+  private recordFunction(kind: string): RecordFunction {
+    const operator = this.scopeOfNew();
+    return { operator, kind, failed: this.onRecordFailure(operator) };
   }
 
   // ---- narrow transformations -------------------------------------------------------------------------------
 
   /** An RDD of `fn` applied to every record. */
   map<U>(fn: (x: T) => U): RDD<U> {
-    return this.derive(mapCompute(this, this.guarded(fn, "map function")));
+    return this.derive(mapCompute(this, fn, this.recordFunction("map function")));
   }
 
   /** An RDD of the records `fn` returns for every record, flattened. */
   flatMap<U>(fn: (x: T) => Iterable<U>): RDD<U> {
-    return this.derive(flatMapCompute(this, this.guarded(fn, "flatMap function")));
+    return this.derive(flatMapCompute(this, fn, this.recordFunction("flatMap function")));
   }
 
   /** An RDD of the records for which `fn` returns true. */
   filter(fn: (x: T) => boolean): RDD<T> {
-    return this.derive(filterCompute(this, this.guarded(fn, "filter function")), this.partitioner);
+    return this.derive(filterCompute(this, fn, this.recordFunction("filter function")), this.partitioner);
   }
 
   /** Calls `fn` once per partition with its records (an array) and the partition index. */
@@ -396,21 +397,28 @@ export class RDD<T> {
 
   /** Pairs of `fn(record)` and the record. */
   keyBy<K>(fn: (x: T) => K): RDD<[K, T]> {
-    const key = attributed(fn, this.scopeOfNew(), "keyBy function");
-    return this.map((x) => [key(x, undefined), x] as [K, T]);
+    const on = { operator: this.scopeOfNew(), kind: "keyBy function" };
+    return this.map((x) => {
+      const k = fn(x);
+      if (typeof k === "object" && k !== null) failIfAsync(k, on);
+      return [k, x] as [K, T];
+    });
   }
 
   // ---- pair transformations (on RDD<[K, V]>) -----------------------------------------------------------------
 
   /** Pairs with `fn` applied to every value, keys and partitioning kept. */
   mapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => U): RDD<[K, U]> {
-    return this.derive(mapValuesCompute(this, this.guarded(fn, "mapValues function")), this.partitioner);
+    return this.derive(
+      mapValuesCompute(this, fn, this.recordFunction("mapValues function")),
+      this.partitioner,
+    );
   }
 
   /** Pairs with every value replaced by the values `fn` returns for it, keys kept. */
   flatMapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => Iterable<U>): RDD<[K, U]> {
     return this.derive(
-      flatMapValuesCompute(this, this.guarded(fn, "flatMapValues function")),
+      flatMapValuesCompute(this, fn, this.recordFunction("flatMapValues function")),
       this.partitioner,
     );
   }
@@ -621,7 +629,7 @@ export class RDD<T> {
 
   /** The records reduced by the associative function `fn`; rejects when the RDD is empty. */
   async reduce(fn: (a: T, b: T) => T): Promise<T> {
-    const f = attributed(fn, this.scopeOfNew(), "reduce function");
+    const on = { operator: this.scopeOfNew(), kind: "reduce function" };
     let acc: T | undefined;
     let seen = false;
     for (let p = 0; p < this.numPartitions; p++) {
@@ -631,7 +639,12 @@ export class RDD<T> {
           seen = true;
           return;
         }
-        acc = f(acc as T, x);
+        try {
+          acc = fn(acc as T, x);
+        } catch (e) {
+          throw attribute(on.operator, e);
+        }
+        if (typeof acc === "object" && acc !== null) failIfAsync(acc, on);
       });
     }
     if (!seen)

@@ -1,66 +1,112 @@
 // Narrow transformations: each partition is computed from the same partition of the parent, by pushing its records
 // through, so that a chain of them fuses into one loop. Each function gives the compute function of the child.
-import { DROPPED, type Guarded } from "./failures.js";
-import type { Compute, Emit, RDD } from "./RDD.js";
+// Each loop handles its function's failures as `RecordFunction` (failures.ts) says, with its own try/catch.
+import { failIfAsync, type RecordFunction } from "./failures.js";
+import type { Compute, RDD } from "./RDD.js";
 
-/** Pushes every record of an iterable a user function returned: arrays by index, anything else by its iterator. */
-function emitAll<U>(ys: Iterable<U>, emit: Emit<U>): void {
-  if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
-  else for (const y of ys) emit(y);
-}
-
-export function mapCompute<T, U>(parent: RDD<T>, fn: (p: number) => Guarded<T, U>): Compute<U> {
+export function mapCompute<T, U>(parent: RDD<T>, fn: (x: T) => U, on: RecordFunction): Compute<U> {
+  const { failed } = on;
   return (p, emit) => {
-    const f = fn(p);
+    let failures = 0;
     parent.iterate(p, (x) => {
-      const y = f(x, x);
-      if (y !== DROPPED) emit(y);
+      let y: U;
+      try {
+        y = fn(x);
+      } catch (e) {
+        failed(e, x, `${p}:${failures++}`);
+        return;
+      }
+      if (typeof y === "object" && y !== null) failIfAsync(y, on);
+      emit(y);
     });
   };
 }
 
-export function flatMapCompute<T, U>(parent: RDD<T>, fn: (p: number) => Guarded<T, Iterable<U>>): Compute<U> {
+export function flatMapCompute<T, U>(
+  parent: RDD<T>,
+  fn: (x: T) => Iterable<U>,
+  on: RecordFunction,
+): Compute<U> {
+  const { failed } = on;
   return (p, emit) => {
-    const f = fn(p);
+    let failures = 0;
     parent.iterate(p, (x) => {
-      const ys = f(x, x);
-      if (ys !== DROPPED) emitAll(ys, emit);
+      let ys: Iterable<U>;
+      try {
+        ys = fn(x);
+      } catch (e) {
+        failed(e, x, `${p}:${failures++}`);
+        return;
+      }
+      if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
+      else {
+        failIfAsync(ys, on);
+        for (const y of ys) emit(y);
+      }
     });
   };
 }
 
-export function filterCompute<T>(parent: RDD<T>, fn: (p: number) => Guarded<T, boolean>): Compute<T> {
+export function filterCompute<T>(parent: RDD<T>, fn: (x: T) => boolean, on: RecordFunction): Compute<T> {
+  const { failed } = on;
   return (p, emit) => {
-    const f = fn(p);
+    let failures = 0;
     parent.iterate(p, (x) => {
-      const keep = f(x, x);
-      if (keep === true || (keep !== false && keep !== DROPPED && keep)) emit(x);
+      let keep: boolean;
+      try {
+        keep = fn(x);
+      } catch (e) {
+        failed(e, x, `${p}:${failures++}`);
+        return;
+      }
+      if (keep === true) emit(x);
+      else if (keep) {
+        if (typeof keep === "object") failIfAsync(keep, on);
+        emit(x);
+      }
     });
   };
 }
 
 export function mapValuesCompute<K, V, U>(
   parent: RDD<[K, V]>,
-  fn: (p: number) => Guarded<V, U>,
+  fn: (v: V) => U,
+  on: RecordFunction,
 ): Compute<[K, U]> {
+  const { failed } = on;
   return (p, emit) => {
-    const f = fn(p);
+    let failures = 0;
     parent.iterate(p, (kv) => {
-      const u = f(kv[1], kv);
-      if (u !== DROPPED) emit([kv[0], u]);
+      let u: U;
+      try {
+        u = fn(kv[1]);
+      } catch (e) {
+        failed(e, kv, `${p}:${failures++}`);
+        return;
+      }
+      if (typeof u === "object" && u !== null) failIfAsync(u, on);
+      emit([kv[0], u]);
     });
   };
 }
 
 export function flatMapValuesCompute<K, V, U>(
   parent: RDD<[K, V]>,
-  fn: (p: number) => Guarded<V, Iterable<U>>,
+  fn: (v: V) => Iterable<U>,
+  on: RecordFunction,
 ): Compute<[K, U]> {
+  const { failed } = on;
   return (p, emit) => {
-    const f = fn(p);
+    let failures = 0;
     parent.iterate(p, (kv) => {
-      const us = f(kv[1], kv);
-      if (us === DROPPED) return;
+      let us: Iterable<U>;
+      try {
+        us = fn(kv[1]);
+      } catch (e) {
+        failed(e, kv, `${p}:${failures++}`);
+        return;
+      }
+      if (typeof us === "object" && us !== null) failIfAsync(us, on);
       const k = kv[0];
       for (const u of us) emit([k, u]);
     });
@@ -72,7 +118,11 @@ export function mapPartitionsCompute<T, U>(
   parent: RDD<T>,
   fn: (index: number, records: T[]) => Iterable<U>,
 ): Compute<U> {
-  return (p, emit) => emitAll(fn(p, parent.partition(p)), emit);
+  return (p, emit) => {
+    const ys = fn(p, parent.partition(p));
+    if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
+    else for (const y of ys) emit(y);
+  };
 }
 
 /** One array per partition (Spark's glom). */

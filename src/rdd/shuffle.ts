@@ -1,8 +1,7 @@
 // The shuffles of RDD operations: what each one's map side buckets and its reduce side merges (see
 // dependencies.ts), and the reduce-side computations of cogroup and sortBy.
-import { asyncResult, isThenable } from "../errors.js";
 import { concatBuckets, ShuffleDependency } from "./dependencies.js";
-import type { RecordFailureHandler } from "./failures.js";
+import { failIfAsync, type RecordFailureHandler } from "./failures.js";
 import { compareValues, KeyMap } from "./keys.js";
 import type { Partitioner } from "./Partitioner.js";
 import type { Compute, Emit, RDD } from "./RDD.js";
@@ -28,6 +27,7 @@ export function combineDependency<K, V, C>(
   combiner: Combiner<V, C>,
 ): ShuffleDependency<[K, V], [K, C]> {
   const { createCombiner, mergeValue, mergeCombiners, scope, failed } = combiner;
+  const on = { operator: scope, kind: "reduce function" };
   const n = partitioner.numPartitions;
   return new ShuffleDependency<[K, V], [K, C]>(parent, n, partitioner, true, {
     map(partitions) {
@@ -42,7 +42,7 @@ export function combineDependency<K, V, C>(
         try {
           if (entry === undefined) {
             const c = createCombiner(kv[1]);
-            if (isThenable(c)) throw asyncResult(scope, "reduce function", c);
+            if (typeof c === "object" && c !== null) failIfAsync(c, on);
             m.set(k, [k, c]);
           } else entry[1] = mergeValue(entry[1], kv[1]);
         } catch (e) {
@@ -56,7 +56,8 @@ export function combineDependency<K, V, C>(
       for (let i = 0; i < n; i++) {
         const out: Array<[K, C]> = [];
         maps[i]!.forEach((entry) => {
-          if (isThenable(entry[1])) throw asyncResult(scope, "reduce function", entry[1]);
+          const c = entry[1];
+          if (typeof c === "object" && c !== null) failIfAsync(c, on);
           out.push(entry);
         });
         buckets[i] = out;
@@ -77,7 +78,7 @@ export function combineDependency<K, V, C>(
           else {
             try {
               const c = mergeCombiners(entry[1], kc[1]);
-              if (isThenable(c)) throw asyncResult(scope, "reduce function", c);
+              if (typeof c === "object" && c !== null) failIfAsync(c, on);
               entry[1] = c;
             } catch (e) {
               failed(e, kc);
@@ -181,7 +182,8 @@ export function sortedCompute<T, K>(
           failed(e, x);
         }
       }
-      for (const [k] of keyed) if (isThenable(k)) throw asyncResult(scope, "sortBy key function", k);
+      const on = { operator: scope, kind: "sortBy key function" };
+      for (const [k] of keyed) if (typeof k === "object" && k !== null) failIfAsync(k, on);
       const sign = ascending ? 1 : -1;
       keyed.sort((a, b) => sign * compareValues(a[0], b[0]));
       const slices: T[][] = [];
