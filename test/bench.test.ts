@@ -62,12 +62,14 @@ const THROUGHPUT = [
 ];
 const KEYED = [...THROUGHPUT, "keys"];
 const CHECKPOINT = ["keys", "checkpointBytes", "changedBytes", "checkpointMs", "ratio", "peakRssMb"];
-/** Every scenario but latency-10ms and mapWithState-10M (not part of --smoke), in order, with its fields. */
+/** Every scenario but latency-10ms and the 10M-key ones (not part of --smoke), in order, with its fields. */
 const EXPECTED: Record<string, string[]> = {
   wordcount: THROUGHPUT,
+  "wordcount-words": THROUGHPUT,
   "running-sum-checkpointed": [...KEYED, "checkpointBytes", "checkpointMs"],
   "mapWithState-10k": KEYED,
   "mapWithState-1M": KEYED,
+  "mapWithState-sums-1M": KEYED,
   "updateStateByKey-10k": KEYED,
   "updateStateByKey-1M": KEYED,
   "checkpoint-delta-1M": CHECKPOINT,
