@@ -5,6 +5,7 @@ import { type DStream, ManualClock, type State, StateSpec, StreamingContext } fr
 import {
   bySize,
   collectGarbage,
+  cpuMs,
   type Log,
   peakRssMb,
   quietLogger,
@@ -72,6 +73,7 @@ async function compare<T>(
     run.feed(batch(i));
     await run.step();
   }
+  const engineCpu = cpuMs();
   const engineMs = await timeSteps(
     count,
     () => run.step(),
@@ -79,16 +81,19 @@ async function compare<T>(
     `${name} engine`,
     (i) => run.feed(batch(warmup + i)),
   );
+  const engineCpuMs = cpuMs() - engineCpu;
   await run.ssc.stop();
   const peak = peakRssMb();
   collectGarbage();
   log(`${name}: baseline`);
   const loop = baseline();
   for (let i = 0; i < warmup; i++) loop(batch(i));
+  const baselineCpu = cpuMs();
   const baselineMs = await timeSteps(count, (i) => loop(batch(warmup + i)), log, `${name} baseline`);
+  const cpuRatio = (cpuMs() - baselineCpu) / engineCpuMs;
   let total = 0;
   for (let i = 0; i < count; i++) total += batch(warmup + i).length;
-  return { name, ...throughput(total, engineMs, baselineMs), peakRssMb: peak };
+  return { name, ...throughput(total, engineMs, baselineMs), cpuRatio, peakRssMb: peak };
 }
 
 function check(condition: boolean, message: string): void {
