@@ -35,11 +35,9 @@ import {
   spreadDependency,
 } from "./shuffle.js";
 import { LOCAL_SHUFFLE, type ShuffleService } from "./ShuffleService.js";
+import type { Compute, Emit } from "./types.js";
 
-/** Receives one record of a partition. Partitions are computed by pushing records, so narrow operations fuse. */
-export type Emit<T> = (record: T) => void;
-/** Computes partition `partition` of an RDD by pushing its records to `emit`. */
-export type Compute<T> = (partition: number, emit: Emit<T>) => void;
+export type { Compute, Emit } from "./types.js";
 
 /** What every RDD of one context shares. */
 export interface RDDEnv {

@@ -1,5 +1,5 @@
 import { concatBuckets, type ShuffleDependency } from "./dependencies.js";
-import type { Emit } from "./RDD.js";
+import type { Emit } from "./types.js";
 
 /**
  * Moves a shuffle's buckets from its map side to its reduce side: partition `p` of a shuffled RDD reads its records

@@ -1,5 +1,18 @@
 import type { Partitioner } from "./Partitioner.js";
-import type { Emit, RDD } from "./RDD.js";
+import type { Emit } from "./types.js";
+
+/**
+ * What the dependencies, shuffles and narrow loops read of an RDD (the `RDD` class is one): its partition count,
+ * its records partition by partition, and its own dependencies.
+ */
+export interface ParentRDD<T> {
+  readonly numPartitions: number;
+  /** Pushes every record of partition `p` to `emit`. */
+  iterate(p: number, emit: Emit<T>): void;
+  /** The records of partition `p` as an array. */
+  partition(p: number): T[];
+  readonly dependencies: readonly Dependency[];
+}
 
 /**
  * How the partitions of an RDD depend on those of a parent (Spark's Dependency): narrow (each partition reads a
@@ -11,7 +24,7 @@ export type Dependency = NarrowDependency | ShuffleDependency<any, any>;
 /** A dependency on a few partitions of `rdd`, known in advance: the child's partition is computed in the same task. */
 export interface NarrowDependency {
   readonly kind: "one-to-one" | "range" | "all-to-one";
-  readonly rdd: RDD<any>;
+  readonly rdd: ParentRDD<any>;
   /** The partitions of `rdd` that partition `p` of the child reads. */
   parents(p: number): number[];
 }
@@ -19,7 +32,7 @@ export interface NarrowDependency {
 /** Partition `p` of the child reads partition `p` of `rdd` (map, filter, a stateful operator over its input). */
 export class OneToOneDependency implements NarrowDependency {
   readonly kind = "one-to-one";
-  constructor(readonly rdd: RDD<any>) {}
+  constructor(readonly rdd: ParentRDD<any>) {}
 
   parents(p: number): number[] {
     return [p];
@@ -33,7 +46,7 @@ export class OneToOneDependency implements NarrowDependency {
 export class RangeDependency implements NarrowDependency {
   readonly kind = "range";
   constructor(
-    readonly rdd: RDD<any>,
+    readonly rdd: ParentRDD<any>,
     readonly inStart: number,
     readonly outStart: number,
     readonly length: number,
@@ -47,7 +60,7 @@ export class RangeDependency implements NarrowDependency {
 /** Every partition of the child reads partition 0 of `rdd` (a sort splitting its one gathered partition). */
 export class AllToOneDependency implements NarrowDependency {
   readonly kind = "all-to-one";
-  constructor(readonly rdd: RDD<any>) {}
+  constructor(readonly rdd: ParentRDD<any>) {}
 
   parents(): number[] {
     return [0];
@@ -83,7 +96,7 @@ export class ShuffleDependency<T, R = T> {
   readonly id = nextShuffleId++;
 
   constructor(
-    readonly rdd: RDD<T>,
+    readonly rdd: ParentRDD<T>,
     /** How many reduce partitions (buckets) the map side fills. */
     readonly numPartitions: number,
     /** How records are placed by key, when they are (a key-less spread or a sort has none). */
@@ -115,12 +128,12 @@ export function concatBuckets<R>(buckets: readonly (readonly R[])[], emit: Emit<
  * every executor runs the same stages in the same order, even those over partitions it does not own. Lineage that
  * was let go (an RDD whose partitions are all in memory has no dependencies) is not walked.
  */
-export function planStages(rdds: readonly RDD<any>[]): ShuffleDependency<any, any>[] {
+export function planStages(rdds: readonly ParentRDD<any>[]): ShuffleDependency<any, any>[] {
   const out: ShuffleDependency<any, any>[] = [];
-  const visited = new Set<RDD<any>>();
+  const visited = new Set<ParentRDD<any>>();
   const planned = new Set<ShuffleDependency<any, any>>();
   // An explicit stack (depth-first, post-order) rather than recursion: a lineage may be thousands of RDDs deep.
-  type Frame = { rdd: RDD<any>; deps: readonly Dependency[]; next: number };
+  type Frame = { rdd: ParentRDD<any>; deps: readonly Dependency[]; next: number };
   for (const root of rdds) {
     if (visited.has(root)) continue;
     visited.add(root);
@@ -150,7 +163,7 @@ export function planStages(rdds: readonly RDD<any>[]): ShuffleDependency<any, an
 }
 
 /** One-to-one dependencies on the RDDs given (those that exist): an operator's RDD computed from its inputs'. */
-export function oneToOne(...rdds: Array<RDD<any> | undefined>): OneToOneDependency[] {
+export function oneToOne(...rdds: Array<ParentRDD<any> | undefined>): OneToOneDependency[] {
   const out: OneToOneDependency[] = [];
   for (const r of rdds) if (r !== undefined) out.push(new OneToOneDependency(r));
   return out;

@@ -2,9 +2,10 @@
 // through, so that a chain of them fuses into one loop. Each function gives the compute function of the child.
 // Each loop handles its function's failures as `RecordFunction` (failures.ts) says, with its own try/catch.
 import { failIfAsync, type RecordFunction } from "./failures.js";
-import type { Compute, RDD } from "./RDD.js";
+import type { ParentRDD } from "./dependencies.js";
+import type { Compute } from "./types.js";
 
-export function mapCompute<T, U>(parent: RDD<T>, fn: (x: T) => U, on: RecordFunction): Compute<U> {
+export function mapCompute<T, U>(parent: ParentRDD<T>, fn: (x: T) => U, on: RecordFunction): Compute<U> {
   const { failed } = on;
   return (p, emit) => {
     let failures = 0;
@@ -23,7 +24,7 @@ export function mapCompute<T, U>(parent: RDD<T>, fn: (x: T) => U, on: RecordFunc
 }
 
 export function flatMapCompute<T, U>(
-  parent: RDD<T>,
+  parent: ParentRDD<T>,
   fn: (x: T) => Iterable<U>,
   on: RecordFunction,
 ): Compute<U> {
@@ -47,7 +48,11 @@ export function flatMapCompute<T, U>(
   };
 }
 
-export function filterCompute<T>(parent: RDD<T>, fn: (x: T) => boolean, on: RecordFunction): Compute<T> {
+export function filterCompute<T>(
+  parent: ParentRDD<T>,
+  fn: (x: T) => boolean,
+  on: RecordFunction,
+): Compute<T> {
   const { failed } = on;
   return (p, emit) => {
     let failures = 0;
@@ -69,7 +74,7 @@ export function filterCompute<T>(parent: RDD<T>, fn: (x: T) => boolean, on: Reco
 }
 
 export function mapValuesCompute<K, V, U>(
-  parent: RDD<[K, V]>,
+  parent: ParentRDD<[K, V]>,
   fn: (v: V) => U,
   on: RecordFunction,
 ): Compute<[K, U]> {
@@ -91,7 +96,7 @@ export function mapValuesCompute<K, V, U>(
 }
 
 export function flatMapValuesCompute<K, V, U>(
-  parent: RDD<[K, V]>,
+  parent: ParentRDD<[K, V]>,
   fn: (v: V) => Iterable<U>,
   on: RecordFunction,
 ): Compute<[K, U]> {
@@ -115,7 +120,7 @@ export function flatMapValuesCompute<K, V, U>(
 
 /** `fn` once per partition with its records as an array (the parent's own array when it is persisted). */
 export function mapPartitionsCompute<T, U>(
-  parent: RDD<T>,
+  parent: ParentRDD<T>,
   fn: (index: number, records: T[]) => Iterable<U>,
 ): Compute<U> {
   return (p, emit) => {
@@ -126,6 +131,6 @@ export function mapPartitionsCompute<T, U>(
 }
 
 /** One array per partition (Spark's glom). */
-export function glomCompute<T>(parent: RDD<T>): Compute<T[]> {
+export function glomCompute<T>(parent: ParentRDD<T>): Compute<T[]> {
   return (p, emit) => emit(parent.partition(p).slice());
 }

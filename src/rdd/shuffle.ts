@@ -1,10 +1,10 @@
 // The shuffles of RDD operations: what each one's map side buckets and its reduce side merges (see
 // dependencies.ts), and the reduce-side computations of cogroup and sortBy.
-import { concatBuckets, ShuffleDependency } from "./dependencies.js";
+import { concatBuckets, type ParentRDD, ShuffleDependency } from "./dependencies.js";
 import { failIfAsync, type RecordFailureHandler } from "./failures.js";
 import { compareValues, KeyMap } from "./keys.js";
 import type { Partitioner } from "./Partitioner.js";
-import type { Compute, Emit, RDD } from "./RDD.js";
+import type { Compute, Emit } from "./types.js";
 import type { OperatorScope } from "./scope.js";
 import type { ShuffleService } from "./ShuffleService.js";
 
@@ -22,7 +22,7 @@ export interface Combiner<V, C> {
  * side merges combiners of one key with `mergeCombiners`.
  */
 export function combineDependency<K, V, C>(
-  parent: RDD<[K, V]>,
+  parent: ParentRDD<[K, V]>,
   partitioner: Partitioner,
   combiner: Combiner<V, C>,
 ): ShuffleDependency<[K, V], [K, C]> {
@@ -95,7 +95,7 @@ export function combineDependency<K, V, C>(
 
 /** partitionBy's shuffle: each record to its key's bucket, as it is. */
 export function partitionDependency<K, V>(
-  parent: RDD<[K, V]>,
+  parent: ParentRDD<[K, V]>,
   partitioner: Partitioner,
 ): ShuffleDependency<[K, V]> {
   const n = partitioner.numPartitions;
@@ -114,7 +114,7 @@ export function partitionDependency<K, V>(
  * repartition's shuffle: the records of parent partition `q` go round-robin to the buckets, starting at `q % n`,
  * so records spread evenly whatever their keys (sortBy gathers records into one bucket the same way).
  */
-export function spreadDependency<T>(parent: RDD<T>, n: number): ShuffleDependency<T> {
+export function spreadDependency<T>(parent: ParentRDD<T>, n: number): ShuffleDependency<T> {
   return new ShuffleDependency<T>(parent, n, undefined, false, {
     map(partitions) {
       const buckets: T[][] = Array.from({ length: n }, () => []);
@@ -164,7 +164,7 @@ export function cogroupCompute<K>(
  * partition read.
  */
 export function sortedCompute<T, K>(
-  gathered: RDD<T>,
+  gathered: ParentRDD<T>,
   fn: (x: T) => K,
   ascending: boolean,
   n: number,

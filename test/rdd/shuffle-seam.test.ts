@@ -4,7 +4,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock, type State, StateSpec, StreamingContext } from "spate";
-import { type Dependency, planStages, ShuffleDependency } from "../../src/rdd/dependencies.js";
+import {
+  type Dependency,
+  type ParentRDD,
+  planStages,
+  ShuffleDependency,
+} from "../../src/rdd/dependencies.js";
 import { compareValues } from "../../src/rdd/keys.js";
 import { HashPartitioner } from "../../src/rdd/Partitioner.js";
 import { type Emit, RDD, type RDDEnv } from "../../src/rdd/RDD.js";
@@ -293,7 +298,7 @@ const EMPTY_SHUFFLE: ShuffleService = { fetch() {} };
 
 /** Every shuffle dependency reachable from `rdd`, by a plain recursive walk. */
 function reachable(
-  rdd: RDD<any>,
+  rdd: ParentRDD<any>,
   out = new Set<ShuffleDependency<any, any>>(),
 ): Set<ShuffleDependency<any, any>> {
   for (const d of rdd.dependencies as Dependency[]) {
