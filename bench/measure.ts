@@ -13,6 +13,11 @@ export interface ScenarioResult {
   recordsPerSec?: number;
   baselineRecordsPerSec?: number;
   ratio?: number;
+  /**
+   * Baseline CPU time over engine CPU time (this process's, all its threads) for the same batches: less moved than
+   * `ratio` by other processes on a shared machine, which delay a process without charging it CPU time.
+   */
+  cpuRatio?: number;
   /** Wall time of one batch, from advancing the clock to the batch completing. */
   p50BatchMs?: number;
   p99BatchMs?: number;
@@ -52,6 +57,7 @@ export const RESULT_FIELDS = [
   "recordsPerSec",
   "baselineRecordsPerSec",
   "ratio",
+  "cpuRatio",
   "p50BatchMs",
   "p99BatchMs",
   "p99SchedulingDelayMs",
@@ -162,6 +168,12 @@ export function throughput(
     p50BatchMs: percentile(engineMs, 50),
     p99BatchMs: percentile(engineMs, 99),
   };
+}
+
+/** CPU time this process has used so far (user and system, all threads), in ms. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /** Peak resident set size of this process so far, in MiB. */

@@ -154,6 +154,7 @@ const COLUMNS: Array<[string, (r: ScenarioResult) => string]> = [
   ["records/s", (r) => (r.recordsPerSec === undefined ? "" : count(r.recordsPerSec))],
   ["baseline/s", (r) => (r.baselineRecordsPerSec === undefined ? "" : count(r.baselineRecordsPerSec))],
   ["ratio", (r) => (r.ratio === undefined ? "" : r.ratio.toPrecision(2))],
+  ["cpu ratio", (r) => (r.cpuRatio === undefined ? "" : r.cpuRatio.toPrecision(2))],
   ["p50 ms", (r) => (r.p50BatchMs === undefined ? "" : ms(r.p50BatchMs))],
   ["p99 ms", (r) => (r.p99BatchMs === undefined ? "" : ms(r.p99BatchMs))],
   ["sched p99 ms", (r) => (r.p99SchedulingDelayMs === undefined ? "" : ms(r.p99SchedulingDelayMs))],

@@ -8,7 +8,14 @@ import { memory1M } from "./memory.js";
 import { runningSumCheckpointed } from "./running-sum.js";
 import { soakScenario } from "./soak.js";
 import { OPERATORS } from "../test/soak/soak-job.js";
-import { mapWithStateScenario, updateStateByKeyScenario, windowScenario, wordcount } from "./throughput.js";
+import {
+  mapWithStateScenario,
+  runningSumsScenario,
+  updateStateByKeyScenario,
+  windowScenario,
+  wordcount,
+  wordcountWords,
+} from "./throughput.js";
 
 export interface BenchmarkUnit {
   /** The rows it gives; the first names the unit. */
@@ -26,12 +33,22 @@ function unit(name: string, run: BenchmarkUnit["run"], sizes: readonly Size[] = 
 
 export const UNITS: readonly BenchmarkUnit[] = [
   unit("wordcount", wordcount),
+  unit("wordcount-words", wordcountWords),
   unit("running-sum-checkpointed", runningSumCheckpointed),
   unit("mapWithState-10k", mapWithStateScenario(10_000, "mapWithState-10k", { full: 300, quick: 100 })),
   unit("mapWithState-1M", mapWithStateScenario(1_000_000, "mapWithState-1M", { full: 100, quick: 50 })),
   unit("mapWithState-10M", mapWithStateScenario(10_000_000, "mapWithState-10M", { full: 50, quick: 20 }), [
     "full",
   ]),
+  unit(
+    "mapWithState-sums-1M",
+    runningSumsScenario(1_000_000, "mapWithState-sums-1M", { full: 100, quick: 50 }),
+  ),
+  unit(
+    "mapWithState-sums-10M",
+    runningSumsScenario(10_000_000, "mapWithState-sums-10M", { full: 50, quick: 20 }),
+    ["full"],
+  ),
   unit(
     "updateStateByKey-10k",
     updateStateByKeyScenario(10_000, "updateStateByKey-10k", { full: 300, quick: 100 }),

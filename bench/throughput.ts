@@ -5,6 +5,7 @@ import { type DStream, ManualClock, type State, StateSpec, StreamingContext } fr
 import {
   bySize,
   collectGarbage,
+  cpuMs,
   type Log,
   peakRssMb,
   quietLogger,
@@ -72,6 +73,7 @@ async function compare<T>(
     run.feed(batch(i));
     await run.step();
   }
+  const engineCpu = cpuMs();
   const engineMs = await timeSteps(
     count,
     () => run.step(),
@@ -79,16 +81,19 @@ async function compare<T>(
     `${name} engine`,
     (i) => run.feed(batch(warmup + i)),
   );
+  const engineCpuMs = cpuMs() - engineCpu;
   await run.ssc.stop();
   const peak = peakRssMb();
   collectGarbage();
   log(`${name}: baseline`);
   const loop = baseline();
   for (let i = 0; i < warmup; i++) loop(batch(i));
+  const baselineCpu = cpuMs();
   const baselineMs = await timeSteps(count, (i) => loop(batch(warmup + i)), log, `${name} baseline`);
+  const cpuRatio = (cpuMs() - baselineCpu) / engineCpuMs;
   let total = 0;
   for (let i = 0; i < count; i++) total += batch(warmup + i).length;
-  return { name, ...throughput(total, engineMs, baselineMs), peakRssMb: peak };
+  return { name, ...throughput(total, engineMs, baselineMs), cpuRatio, peakRssMb: peak };
 }
 
 function check(condition: boolean, message: string): void {
@@ -146,6 +151,47 @@ export async function wordcount(size: Size, log: Log): Promise<ScenarioResult[]>
   return [result];
 }
 
+/**
+ * Stateless word count over words already split (map → reduceByKey, then collect), against a Map loop counting the
+ * same words: what the engine costs per record where the user's functions do almost nothing.
+ */
+export async function wordcountWords(size: Size, log: Log): Promise<ScenarioResult[]> {
+  const perBatch = bySize(size, { full: 1_000_000, quick: 1_000_000, smoke: 200 });
+  const count = bySize(size, { full: 50, quick: 20, smoke: 2 });
+  const warmup = bySize(size, { full: 3, quick: 3, smoke: 1 });
+  const inputs = [1, 2, 3].map((seed) => lines(perBatch, seed, 10_000, 1));
+  let engineWords = 0;
+  let baselineWords = 0;
+  const result = await compare(
+    log,
+    "wordcount-words",
+    inputs,
+    warmup,
+    count,
+    (run) => {
+      run.input
+        .map((w) => [w, 1] as [string, number])
+        .reduceByKey((a, b) => a + b)
+        .foreachRDD(async (rdd) => {
+          for (const [, n] of await rdd.collect()) engineWords += n;
+        });
+    },
+    () => (batch) => {
+      const counts = new Map<string, number>();
+      for (let i = 0; i < batch.length; i++) {
+        const w = batch[i]!;
+        counts.set(w, (counts.get(w) ?? 0) + 1);
+      }
+      for (const [, n] of Array.from(counts)) baselineWords += n;
+    },
+  );
+  check(
+    engineWords === baselineWords,
+    `wordcount-words counted ${engineWords} words, the baseline ${baselineWords}`,
+  );
+  return [result];
+}
+
 // ---- keyed state: mapWithState and updateStateByKey ---------------------------------------------------------
 
 interface StateSizes {
@@ -189,8 +235,74 @@ function mapUpdateLoop(keys: number): (records: Array<[string, number]>) => void
 }
 
 /**
+ * The baseline of running sums as one writes them by hand: the batch's values summed per key first (a small Map),
+ * then each key's sum added to its running sum.
+ */
+function preCombiningLoop(keys: number): (records: Array<[string, number]>) => void {
+  const sums = new Map<string, number>();
+  for (let i = 0; i < keys; i++) sums.set(keyOf(i), 0);
+  return (records) => {
+    const batch = new Map<string, number>();
+    for (let i = 0; i < records.length; i++) {
+      const [k, v] = records[i]!;
+      batch.set(k, (batch.get(k) ?? 0) + v);
+    }
+    for (const [k, v] of batch) sums.set(k, (sums.get(k) ?? 0) + v);
+  };
+}
+
+/**
+ * Running sums as one writes them with spate: the batch's values summed per key (`reduceByKey`), then each key's
+ * sum added to its state by `mapWithState`; `keys` keys pre-loaded through the spec's initial state, then batches
+ * of 100k records touching 1% of the keys. The baseline is the same by hand: a Map of the batch's sums, then
+ * each added to a Map of running sums.
+ */
+export function runningSumsScenario(keys: number, name: string, counts: BatchCounts) {
+  return async (size: Size, log: Log): Promise<ScenarioResult[]> => {
+    const s = stateSizes(size, keys, counts);
+    const inputs = touchingOnePercent(s.keys, s.perBatch, 4);
+    let calls = 0;
+    let total = 0;
+    const result = await compare(
+      log,
+      name,
+      inputs,
+      s.warmup,
+      s.count,
+      (run) => {
+        log(`${name}: pre-loading ${s.keys} keys`);
+        const initial = initialPairs(s.keys);
+        run.input
+          .reduceByKey((a, b) => a + b)
+          .mapWithState(
+            StateSpec.function((_k: string, v: number | undefined, state: State<number>) => {
+              calls++;
+              total += v ?? 0;
+              state.update((state.getOption() ?? 0) + (v ?? 0));
+              return undefined;
+            }).initialState(initial),
+          )
+          .foreachRDD(() => {});
+        run.afterStart = () => void initial.splice(0);
+      },
+      () => preCombiningLoop(s.keys),
+    );
+    let distinct = 0;
+    for (let i = 0; i < s.warmup + s.count; i++) {
+      distinct += new Set(inputs[i % inputs.length]!.map(([k]) => k)).size;
+    }
+    check(
+      calls === distinct && total === s.perBatch * (s.warmup + s.count),
+      `mapWithState was called ${calls} times with ${total} in all, for ${distinct} keys and ` +
+        `${s.perBatch * (s.warmup + s.count)} records`,
+    );
+    return [{ ...result, keys: s.keys }];
+  };
+}
+
+/**
  * `mapWithState` running sums with `keys` keys pre-loaded through the spec's initial state, then batches of 100k
- * records touching 1% of the keys.
+ * records touching 1% of the keys; the baseline updates a Map record by record.
  */
 export function mapWithStateScenario(keys: number, name: string, counts: BatchCounts) {
   return async (size: Size, log: Log): Promise<ScenarioResult[]> => {

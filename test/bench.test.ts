@@ -35,6 +35,7 @@ const FIELDS = [
   "recordsPerSec",
   "baselineRecordsPerSec",
   "ratio",
+  "cpuRatio",
   "p50BatchMs",
   "p99BatchMs",
   "keys",
@@ -61,21 +62,26 @@ const THROUGHPUT = [
   "peakRssMb",
 ];
 const KEYED = [...THROUGHPUT, "keys"];
+/** The scenarios that compare batch by batch with a loop in the same process also give a CPU-time ratio. */
+const COMPARED = [...THROUGHPUT, "cpuRatio"];
+const COMPARED_KEYED = [...KEYED, "cpuRatio"];
 const CHECKPOINT = ["keys", "checkpointBytes", "changedBytes", "checkpointMs", "ratio", "peakRssMb"];
-/** Every scenario but latency-10ms and mapWithState-10M (not part of --smoke), in order, with its fields. */
+/** Every scenario but latency-10ms and the 10M-key ones (not part of --smoke), in order, with its fields. */
 const EXPECTED: Record<string, string[]> = {
-  wordcount: THROUGHPUT,
+  wordcount: COMPARED,
+  "wordcount-words": COMPARED,
   "running-sum-checkpointed": [...KEYED, "checkpointBytes", "checkpointMs"],
-  "mapWithState-10k": KEYED,
-  "mapWithState-1M": KEYED,
-  "updateStateByKey-10k": KEYED,
-  "updateStateByKey-1M": KEYED,
+  "mapWithState-10k": COMPARED_KEYED,
+  "mapWithState-1M": COMPARED_KEYED,
+  "mapWithState-sums-1M": COMPARED_KEYED,
+  "updateStateByKey-10k": COMPARED_KEYED,
+  "updateStateByKey-1M": COMPARED_KEYED,
   "checkpoint-delta-1M": CHECKPOINT,
   "checkpoint-full-1M": CHECKPOINT,
   "recovery-1M": ["keys", "recoveryMs", "peakRssMb"],
   "catch-up-1d": ["keys", "batchesPerSec", "checkpointBytes", "recoveryMs", "peakRssMb"],
-  "window-inverse": KEYED,
-  "window-naive": KEYED,
+  "window-inverse": COMPARED_KEYED,
+  "window-naive": COMPARED_KEYED,
   "memory-1M": ["keys", "bytesPerKey", "baselineBytesPerKey", "ratio", "peakRssMb"],
   ingest: ["recordsPerSec", "baselineRecordsPerSec", "ratio", "p99StoreMs", "batchIntervalMs", "peakRssMb"],
   "ingest-wal": [

@@ -1,4 +1,5 @@
 import { asyncResult, isThenable, SpateError } from "../errors.js";
+import { oneToOne } from "../rdd/dependencies.js";
 import { recordFailureHandler } from "../rdd/failures.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
@@ -114,6 +115,9 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
         }
       },
       self.env.rddEnv,
+      undefined,
+      undefined,
+      oneToOne(data),
     ).persist();
   }
 

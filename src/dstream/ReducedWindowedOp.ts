@@ -1,4 +1,5 @@
 import { asyncResult, attribute, InvalidArgumentError, isThenable } from "../errors.js";
+import { oneToOne } from "../rdd/dependencies.js";
 import { KeyMap } from "../rdd/keys.js";
 import { type HashPartitioner, type StatePartitioning, samePartitioning } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
@@ -197,6 +198,8 @@ export class ReducedWindowedOp<K, V> implements Operator<[K, V]> {
       },
       self.env.rddEnv,
       partitioner,
+      undefined,
+      oneToOne(prev, ...olds, ...news),
     );
   }
 }

@@ -1,4 +1,5 @@
 import { asyncResult, isThenable } from "../errors.js";
+import { oneToOne } from "../rdd/dependencies.js";
 import { recordFailureHandler } from "../rdd/failures.js";
 import { KeyMap } from "../rdd/keys.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
@@ -94,6 +95,8 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
       },
       self.env.rddEnv,
       this.partitioner,
+      undefined,
+      oneToOne(data),
     ).persist();
   }
 }

@@ -1,3 +1,4 @@
+import { oneToOne } from "../rdd/dependencies.js";
 import { RDD } from "../rdd/RDD.js";
 import type { MapWithStateOp } from "./MapWithStateOp.js";
 import type { GraphNode, Operator } from "./Operator.js";
@@ -29,6 +30,8 @@ export class StateSnapshotsOp<K, S> implements Operator<[K, S]> {
       },
       self.env.rddEnv,
       this.op.partitioner,
+      undefined,
+      oneToOne(mappedRDD),
     );
   }
 }

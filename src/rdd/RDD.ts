@@ -1,12 +1,43 @@
-import { asyncResult, attribute, InvalidArgumentError, isThenable } from "../errors.js";
-import { type RecordFailureHandler, type RecordFailureSink, recordFailureHandler } from "./failures.js";
-import { compareValues, KeyMap } from "./keys.js";
+import { attribute, InvalidArgumentError } from "../errors.js";
+import {
+  AllToOneDependency,
+  type Dependency,
+  OneToOneDependency,
+  RangeDependency,
+  type ShuffleDependency,
+} from "./dependencies.js";
+import {
+  attributed,
+  failIfAsync,
+  type RecordFailureHandler,
+  type RecordFunction,
+  type RecordFailureSink,
+  recordFailureHandler,
+} from "./failures.js";
+import { type JoinKind, joinGroup } from "./joins.js";
+import { KeyMap } from "./keys.js";
+import {
+  filterCompute,
+  flatMapCompute,
+  flatMapValuesCompute,
+  glomCompute,
+  mapCompute,
+  mapPartitionsCompute,
+  mapValuesCompute,
+} from "./narrow.js";
 import { HashPartitioner, type Partitioner } from "./Partitioner.js";
 import { currentOperator, DRIVER, type OperatorScope } from "./scope.js";
+import {
+  cogroupCompute,
+  combineDependency,
+  partitionDependency,
+  sortedCompute,
+  spreadDependency,
+} from "./shuffle.js";
+import { LOCAL_SHUFFLE, type ShuffleService } from "./ShuffleService.js";
+import type { Compute, Emit } from "./types.js";
 
-/** Receives one record of a partition. Partitions are computed by pushing records, so narrow operations fuse. */
-export type Emit<T> = (record: T) => void;
-type Compute<T> = (partition: number, emit: Emit<T>) => void;
+export type { Compute, Emit } from "./types.js";
 
 /** What every RDD of one context shares. */
 export interface RDDEnv {
@@ -16,6 +47,8 @@ export interface RDDEnv {
   readonly maxParallelism?: number;
   /** Where records go that a per-record function threw on, under `spate.errors.onRecordFailure`; unset: fail. */
   readonly recordFailures?: RecordFailureSink;
+  /** How shuffled RDDs read their buckets; unset: in this process, map side on first read. */
+  readonly shuffle?: ShuffleService;
 }
 
 const NO_ENV: RDDEnv = { defaultParallelism: undefined };
@@ -61,6 +94,7 @@ export class RDD<T> {
   private persisted = false;
   /** How many records each partition holds, when known without computing it (see {@link RDD.sized}). */
   private sizes: ((p: number) => number) | undefined;
+  private deps: readonly Dependency[];
 
   constructor(
     readonly numPartitions: number,
@@ -68,8 +102,19 @@ export class RDD<T> {
     readonly env: RDDEnv = NO_ENV,
     readonly partitioner?: Partitioner,
     scope?: OperatorScope,
+    dependencies: readonly Dependency[] = [],
   ) {
     this.scope = scope ?? currentOperator() ?? DRIVER;
+    this.deps = dependencies;
+  }
+
+  /**
+   * @internal The RDDs this one is computed from and how (Spark's dependencies): narrow ones, computed in the same
+   * task, and shuffles, whose map side is a stage of its own (see `planStages`). Empty once every partition is in
+   * memory (the lineage is let go).
+   */
+  get dependencies(): readonly Dependency[] {
+    return this.deps;
   }
 
   /** An RDD with no partitions. */
@@ -92,6 +137,7 @@ export class RDD<T> {
     rdd.cachedCount = partitions.length;
     rdd.persisted = true;
     rdd.computeFn = materialized;
+    rdd.deps = [];
     return rdd;
   }
 
@@ -134,12 +180,16 @@ export class RDD<T> {
         },
         env,
         first,
+        undefined,
+        rdds.map((r) => new OneToOneDependency(r)),
       );
     }
     const offsets: number[] = [];
+    const deps: Dependency[] = [];
     let total = 0;
     for (const r of rdds) {
       offsets.push(total);
+      deps.push(new RangeDependency(r, 0, total, r.numPartitions));
       total += r.numPartitions;
     }
     return new RDD<T>(
@@ -150,6 +200,9 @@ export class RDD<T> {
         rdds[i]!.iterate(p - offsets[i]!, emit);
       },
       env,
+      undefined,
+      undefined,
+      deps,
     );
   }
 
@@ -211,7 +264,10 @@ export class RDD<T> {
       // Every partition is in memory: the compute function, and with it the parent RDDs it reads (a window's
       // previous window, and so on back to the first batch), is never needed again. Letting it go cuts the
       // lineage as Spark's RDD checkpointing does, so a chain of windows does not keep every earlier batch alive.
-      if (++this.cachedCount === this.numPartitions) this.computeFn = materialized;
+      if (++this.cachedCount === this.numPartitions) {
+        this.computeFn = materialized;
+        this.deps = [];
+      }
     }
     return out;
   }
@@ -231,12 +287,24 @@ export class RDD<T> {
     return out;
   }
 
-  private derive<U>(
-    compute: Compute<U>,
-    partitioner?: Partitioner,
-    numPartitions = this.numPartitions,
-  ): RDD<U> {
-    return new RDD<U>(numPartitions, compute, this.env, partitioner);
+  /** A child computed partition by partition from this RDD's same partition. */
+  private derive<U>(compute: Compute<U>, partitioner?: Partitioner): RDD<U> {
+    return new RDD<U>(this.numPartitions, compute, this.env, partitioner, undefined, [
+      new OneToOneDependency(this),
+    ]);
+  }
+
+  /** The RDD of a shuffle's reduce side: partition `p` reads bucket `p` through the environment's shuffle service. */
+  private shuffled<R>(dep: ShuffleDependency<any, R>, partitioner?: Partitioner): RDD<R> {
+    const env = this.env;
+    return new RDD<R>(
+      dep.numPartitions,
+      (p, emit) => (env.shuffle ?? LOCAL_SHUFFLE).fetch(dep, p, emit),
+      env,
+      partitioner,
+      undefined,
+      [dep],
+    );
   }
 
   private scopeOfNew(): OperatorScope {
@@ -248,69 +316,27 @@ export class RDD<T> {
     return recordFailureHandler(this.env.recordFailures, scope);
   }
 
+  /** How the per-record loops of a new RDD of the operator that runs now handle `kind`'s failures. */
+  private recordFunction(kind: string): RecordFunction {
+    const operator = this.scopeOfNew();
+    return { operator, kind, failed: this.onRecordFailure(operator) };
+  }
+
   // ---- narrow transformations -------------------------------------------------------------------------------
 
   /** An RDD of `fn` applied to every record. */
   map<U>(fn: (x: T) => U): RDD<U> {
-    const scope = this.scopeOfNew();
-    const failed = this.onRecordFailure(scope);
-    return this.derive((p, emit) => {
-      let failures = 0;
-      this.iterate(p, (x) => {
-        let y: U;
-        try {
-          y = fn(x);
-        } catch (e) {
-          failed(e, x, `${p}:${failures++}`);
-          return;
-        }
-        if (typeof y === "object" && !Array.isArray(y) && isThenable(y))
-          throw asyncResult(scope, "map function", y);
-        emit(y);
-      });
-    });
+    return this.derive(mapCompute(this, fn, this.recordFunction("map function")));
   }
 
   /** An RDD of the records `fn` returns for every record, flattened. */
   flatMap<U>(fn: (x: T) => Iterable<U>): RDD<U> {
-    const scope = this.scopeOfNew();
-    const failed = this.onRecordFailure(scope);
-    return this.derive((p, emit) => {
-      let failures = 0;
-      this.iterate(p, (x) => {
-        let ys: Iterable<U>;
-        try {
-          ys = fn(x);
-        } catch (e) {
-          failed(e, x, `${p}:${failures++}`);
-          return;
-        }
-        if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
-        else if (isThenable(ys)) throw asyncResult(scope, "flatMap function", ys);
-        else for (const y of ys) emit(y);
-      });
-    });
+    return this.derive(flatMapCompute(this, fn, this.recordFunction("flatMap function")));
   }
 
   /** An RDD of the records for which `fn` returns true. */
   filter(fn: (x: T) => boolean): RDD<T> {
-    const scope = this.scopeOfNew();
-    const failed = this.onRecordFailure(scope);
-    return this.derive((p, emit) => {
-      let failures = 0;
-      this.iterate(p, (x) => {
-        let keep: boolean;
-        try {
-          keep = fn(x);
-        } catch (e) {
-          failed(e, x, `${p}:${failures++}`);
-          return;
-        }
-        if (keep === true) emit(x);
-        else if (isThenable(keep)) throw asyncResult(scope, "filter function", keep);
-        else if (keep) emit(x);
-      });
-    }, this.partitioner);
+    return this.derive(filterCompute(this, fn, this.recordFunction("filter function")), this.partitioner);
   }
 
   /** Calls `fn` once per partition with its records (an array) and the partition index. */
@@ -318,19 +344,8 @@ export class RDD<T> {
     fn: (index: number, records: T[]) => Iterable<U>,
     preservesPartitioning = false,
   ): RDD<U> {
-    const scope = this.scopeOfNew();
     return this.derive(
-      (p, emit) => {
-        let ys: Iterable<U>;
-        try {
-          ys = fn(p, this.partition(p));
-        } catch (e) {
-          throw attribute(scope, e);
-        }
-        if (Array.isArray(ys)) for (let i = 0; i < ys.length; i++) emit(ys[i]);
-        else if (isThenable(ys)) throw asyncResult(scope, "mapPartitions function", ys);
-        else for (const y of ys) emit(y);
-      },
+      mapPartitionsCompute(this, attributed(fn, this.scopeOfNew(), "mapPartitions function")),
       preservesPartitioning ? this.partitioner : undefined,
     );
   }
@@ -342,7 +357,7 @@ export class RDD<T> {
 
   /** One array per partition (Spark's glom). */
   glom(): RDD<T[]> {
-    return this.derive((p, emit) => emit(this.partition(p).slice()));
+    return this.derive(glomCompute(this));
   }
 
   /** The partitions of both RDDs. */
@@ -352,29 +367,7 @@ export class RDD<T> {
 
   /** Spreads records evenly over `numPartitions` partitions. */
   repartition(numPartitions: number): RDD<T> {
-    requirePartitions(numPartitions);
-    let buckets: T[][] | undefined;
-    return this.derive(
-      (p, emit) => {
-        buckets ??= this.spread(numPartitions);
-        const a = buckets[p]!;
-        for (let i = 0; i < a.length; i++) emit(a[i]!);
-      },
-      undefined,
-      numPartitions,
-    );
-  }
-
-  private spread(n: number): T[][] {
-    const buckets: T[][] = Array.from({ length: n }, () => []);
-    for (let p = 0; p < this.numPartitions; p++) {
-      let target = p % n;
-      this.iterate(p, (x) => {
-        buckets[target]!.push(x);
-        target = target + 1 === n ? 0 : target + 1;
-      });
-    }
-    return buckets;
+    return this.shuffled(spreadDependency(this, requirePartitions(numPartitions)));
   }
 
   /** Every record once (records compare as keys do). */
@@ -387,45 +380,25 @@ export class RDD<T> {
   /** Sorts all records by `fn(record)`, then splits them in order over the same number of partitions. */
   sortBy<K>(fn: (x: T) => K, ascending = true, numPartitions = this.numPartitions): RDD<T> {
     const scope = this.scopeOfNew();
-    const failed = this.onRecordFailure(scope);
-    let sorted: T[][] | undefined;
     const n = Math.max(1, numPartitions);
-    return this.derive(
-      (p, emit) => {
-        if (!sorted) {
-          const keyed: Array<[K, T]> = [];
-          for (const x of this.collectSync()) {
-            try {
-              keyed.push([fn(x), x]);
-            } catch (e) {
-              failed(e, x);
-            }
-          }
-          for (const [k] of keyed) if (isThenable(k)) throw asyncResult(scope, "sortBy key function", k);
-          const sign = ascending ? 1 : -1;
-          keyed.sort((a, b) => sign * compareValues(a[0], b[0]));
-          sorted = [];
-          for (let i = 0; i < n; i++) {
-            sorted.push(
-              keyed
-                .slice(Math.floor((i * keyed.length) / n), Math.floor(((i + 1) * keyed.length) / n))
-                .map((e) => e[1]),
-            );
-          }
-        }
-        for (const x of sorted[p]!) emit(x);
-      },
-      undefined,
+    // Every record gathered into one partition, sorted there, split in order.
+    const gathered = this.shuffled(spreadDependency(this, 1));
+    return new RDD<T>(
       n,
+      sortedCompute(gathered, fn, ascending, n, scope, this.onRecordFailure(scope)),
+      this.env,
+      undefined,
+      undefined,
+      [new AllToOneDependency(gathered)],
     );
   }
 
   /** Pairs of `fn(record)` and the record. */
   keyBy<K>(fn: (x: T) => K): RDD<[K, T]> {
-    const scope = this.scopeOfNew();
+    const on = { operator: this.scopeOfNew(), kind: "keyBy function" };
     return this.map((x) => {
       const k = fn(x);
-      if (isThenable(k)) throw asyncResult(scope, "keyBy function", k);
+      if (typeof k === "object" && k !== null) failIfAsync(k, on);
       return [k, x] as [K, T];
     });
   }
@@ -434,42 +407,18 @@ export class RDD<T> {
 
   /** Pairs with `fn` applied to every value, keys and partitioning kept. */
   mapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => U): RDD<[K, U]> {
-    const scope = this.scopeOfNew();
-    const failed = this.onRecordFailure(scope);
-    return this.derive((p, emit) => {
-      let failures = 0;
-      this.iterate(p, (kv) => {
-        let u: U;
-        try {
-          u = fn(kv[1]);
-        } catch (e) {
-          failed(e, kv, `${p}:${failures++}`);
-          return;
-        }
-        if (typeof u === "object" && isThenable(u)) throw asyncResult(scope, "mapValues function", u);
-        emit([kv[0], u]);
-      });
-    }, this.partitioner);
+    return this.derive(
+      mapValuesCompute(this, fn, this.recordFunction("mapValues function")),
+      this.partitioner,
+    );
   }
 
   /** Pairs with every value replaced by the values `fn` returns for it, keys kept. */
   flatMapValues<K, V, U>(this: RDD<[K, V]>, fn: (v: V) => Iterable<U>): RDD<[K, U]> {
-    const scope = this.scopeOfNew();
-    const failed = this.onRecordFailure(scope);
-    return this.derive((p, emit) => {
-      let failures = 0;
-      this.iterate(p, (kv) => {
-        let us: Iterable<U>;
-        try {
-          us = fn(kv[1]);
-        } catch (e) {
-          failed(e, kv, `${p}:${failures++}`);
-          return;
-        }
-        if (isThenable(us)) throw asyncResult(scope, "flatMapValues function", us);
-        for (const u of us) emit([kv[0], u]);
-      });
-    }, this.partitioner);
+    return this.derive(
+      flatMapValuesCompute(this, fn, this.recordFunction("flatMapValues function")),
+      this.partitioner,
+    );
   }
 
   /** The keys of the pairs. */
@@ -502,52 +451,20 @@ export class RDD<T> {
     mergeCombiners: (c1: C, c2: C) => C,
     numPartitionsOrPartitioner?: number | Partitioner,
   ): RDD<[K, C]> {
-    void mergeCombiners; // in one process every value is merged straight into its key's combiner
     const partitioner =
       typeof numPartitionsOrPartitioner === "object"
         ? numPartitionsOrPartitioner
         : this.defaultPartitioner(numPartitionsOrPartitioner);
     const scope = this.scopeOfNew();
     const failed = this.onRecordFailure(scope);
-    let buckets: Array<Array<[K, C]>> | undefined;
-    const shuffle = (): Array<Array<[K, C]>> => {
-      const n = partitioner.numPartitions;
-      const maps: Array<KeyMap<K, [K, C]>> = Array.from({ length: n }, () => new KeyMap());
-      for (let p = 0; p < this.numPartitions; p++) {
-        this.iterate(p, (kv) => {
-          const k = kv[0];
-          const m = maps[n === 1 ? 0 : partitioner.getPartition(k)]!;
-          const entry = m.get(k);
-          // A value the functions throw on is dropped (under skip): its key's combiner stays as it was.
-          try {
-            if (entry === undefined) {
-              const c = createCombiner(kv[1]);
-              if (isThenable(c)) throw asyncResult(scope, "reduce function", c);
-              m.set(k, [k, c]);
-            } else entry[1] = mergeValue(entry[1], kv[1]);
-          } catch (e) {
-            failed(e, kv);
-          }
-        });
-      }
-      // An async merge function returns a Promise from every call, so each key's final combiner shows it: checked
-      // once per key rather than once per record.
-      for (const m of maps) {
-        m.forEach((entry) => {
-          if (isThenable(entry[1])) throw asyncResult(scope, "reduce function", entry[1]);
-        });
-      }
-      return maps.map((m) => Array.from(m.values()));
-    };
-    return this.derive(
-      (p, emit) => {
-        buckets ??= shuffle();
-        const a = buckets[p]!;
-        for (let i = 0; i < a.length; i++) emit(a[i]!);
-      },
-      partitioner,
-      partitioner.numPartitions,
-    );
+    const dep = combineDependency(this, partitioner, {
+      createCombiner,
+      mergeValue,
+      mergeCombiners,
+      scope,
+      failed,
+    });
+    return this.shuffled(dep, partitioner);
   }
 
   /** Every key with its values reduced by the associative function `fn`. */
@@ -575,31 +492,7 @@ export class RDD<T> {
   /** Moves each record to its key's partition. */
   partitionBy<K, V>(this: RDD<[K, V]>, partitioner: Partitioner): RDD<[K, V]> {
     if (partitioner.equals(this.partitioner)) return this;
-    if (partitioner.numPartitions === 1) {
-      // Everything goes to the one partition: stream the parent's partitions through, nothing to bucket.
-      return this.derive(
-        (_p, emit) => {
-          for (let q = 0; q < this.numPartitions; q++) this.iterate(q, emit);
-        },
-        partitioner,
-        1,
-      );
-    }
-    let buckets: Array<Array<[K, V]>> | undefined;
-    return this.derive(
-      (p, emit) => {
-        if (!buckets) {
-          const b: Array<Array<[K, V]>> = Array.from({ length: partitioner.numPartitions }, () => []);
-          for (let q = 0; q < this.numPartitions; q++)
-            this.iterate(q, (kv) => b[partitioner.getPartition(kv[0])]!.push(kv));
-          buckets = b;
-        }
-        const a = buckets[p]!;
-        for (let i = 0; i < a.length; i++) emit(a[i]!);
-      },
-      partitioner,
-      partitioner.numPartitions,
-    );
+    return this.shuffled(partitionDependency(this, partitioner), partitioner);
   }
 
   /** Groups the values of each key in this and `others`: `[k, [values of this, values of others[0], …]]`. */
@@ -608,35 +501,17 @@ export class RDD<T> {
     others: RDD<[K, any]>[],
     numPartitions?: number | Partitioner,
   ): RDD<[K, any[][]]> {
-    const all = [this, ...others];
     const partitioner =
       typeof numPartitions === "object" ? numPartitions : this.defaultPartitioner(numPartitions, ...others);
-    let buckets: Array<Array<[K, any[][]]>> | undefined;
-    const shuffle = () => {
-      const n = partitioner.numPartitions;
-      const maps: Array<KeyMap<K, [K, any[][]]>> = Array.from({ length: n }, () => new KeyMap());
-      all.forEach((rdd, i) => {
-        for (let p = 0; p < rdd.numPartitions; p++) {
-          rdd.iterate(p, (kv) => {
-            const m = maps[partitioner.getPartition(kv[0])]!;
-            let entry = m.get(kv[0]);
-            if (!entry) {
-              entry = [kv[0], all.map(() => [])];
-              m.set(kv[0], entry);
-            }
-            entry[1][i]!.push(kv[1]);
-          });
-        }
-      });
-      return maps.map((m) => Array.from(m.values()));
-    };
-    return this.derive(
-      (p, emit) => {
-        buckets ??= shuffle();
-        for (const e of buckets[p]!) emit(e);
-      },
-      partitioner,
+    const deps = [this, ...others].map((rdd) => partitionDependency(rdd, partitioner));
+    const env = this.env;
+    return new RDD<[K, any[][]]>(
       partitioner.numPartitions,
+      cogroupCompute(deps, () => env.shuffle ?? LOCAL_SHUFFLE),
+      env,
+      partitioner,
+      undefined,
+      deps,
     );
   }
 
@@ -649,17 +524,24 @@ export class RDD<T> {
     return this.cogroupMany([other], numPartitions) as unknown as RDD<[K, [V[], W[]]]>;
   }
 
+  private joinOf<K, V, W, L, R>(
+    kind: JoinKind,
+    other: RDD<[K, W]>,
+    numPartitions: number | Partitioner | undefined,
+  ): RDD<[K, [L, R]]> {
+    const self = this as unknown as RDD<[K, V]>;
+    return self
+      .cogroup(other, numPartitions)
+      .flatMap(joinGroup<K, V, W>(kind) as (g: [K, [V[], W[]]]) => Array<[K, [L, R]]>);
+  }
+
   /** Inner join on keys. */
   join<K, V, W>(
     this: RDD<[K, V]>,
     other: RDD<[K, W]>,
     numPartitions?: number | Partitioner,
   ): RDD<[K, [V, W]]> {
-    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
-      const out: Array<[K, [V, W]]> = [];
-      for (const v of vs) for (const w of ws) out.push([k, [v, w]]);
-      return out;
-    });
+    return this.joinOf<K, V, W, V, W>("inner", other, numPartitions);
   }
 
   /** Left outer join on keys: a missing right value is `undefined` (Spark's None). */
@@ -668,14 +550,7 @@ export class RDD<T> {
     other: RDD<[K, W]>,
     numPartitions?: number | Partitioner,
   ): RDD<[K, [V, W | undefined]]> {
-    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
-      const out: Array<[K, [V, W | undefined]]> = [];
-      for (const v of vs) {
-        if (ws.length === 0) out.push([k, [v, undefined]]);
-        else for (const w of ws) out.push([k, [v, w]]);
-      }
-      return out;
-    });
+    return this.joinOf<K, V, W, V, W | undefined>("left", other, numPartitions);
   }
 
   /** Right outer join on keys: a missing left value is `undefined` (Spark's None). */
@@ -684,14 +559,7 @@ export class RDD<T> {
     other: RDD<[K, W]>,
     numPartitions?: number | Partitioner,
   ): RDD<[K, [V | undefined, W]]> {
-    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
-      const out: Array<[K, [V | undefined, W]]> = [];
-      for (const w of ws) {
-        if (vs.length === 0) out.push([k, [undefined, w]]);
-        else for (const v of vs) out.push([k, [v, w]]);
-      }
-      return out;
-    });
+    return this.joinOf<K, V, W, V | undefined, W>("right", other, numPartitions);
   }
 
   /** Full outer join on keys: a missing value on either side is `undefined` (Spark's None). */
@@ -700,13 +568,7 @@ export class RDD<T> {
     other: RDD<[K, W]>,
     numPartitions?: number | Partitioner,
   ): RDD<[K, [V | undefined, W | undefined]]> {
-    return this.cogroup(other, numPartitions).flatMap(([k, [vs, ws]]) => {
-      const out: Array<[K, [V | undefined, W | undefined]]> = [];
-      if (vs.length === 0) for (const w of ws) out.push([k, [undefined, w]]);
-      else if (ws.length === 0) for (const v of vs) out.push([k, [v, undefined]]);
-      else for (const v of vs) for (const w of ws) out.push([k, [v, w]]);
-      return out;
-    });
+    return this.joinOf<K, V, W, V | undefined, W | undefined>("full", other, numPartitions);
   }
 
   // ---- actions (asynchronous) ---------------------------------------------------------------------------------
@@ -765,7 +627,7 @@ export class RDD<T> {
 
   /** The records reduced by the associative function `fn`; rejects when the RDD is empty. */
   async reduce(fn: (a: T, b: T) => T): Promise<T> {
-    const scope = this.scopeOfNew();
+    const on = { operator: this.scopeOfNew(), kind: "reduce function" };
     let acc: T | undefined;
     let seen = false;
     for (let p = 0; p < this.numPartitions; p++) {
@@ -778,9 +640,9 @@ export class RDD<T> {
         try {
           acc = fn(acc as T, x);
         } catch (e) {
-          throw attribute(scope, e);
+          throw attribute(on.operator, e);
         }
-        if (typeof acc === "object" && isThenable(acc)) throw asyncResult(scope, "reduce function", acc);
+        if (typeof acc === "object" && acc !== null) failIfAsync(acc, on);
       });
     }
     if (!seen)

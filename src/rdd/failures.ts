@@ -1,4 +1,4 @@
-import { attribute, UserFunctionError } from "../errors.js";
+import { asyncResult, attribute, isThenable, UserFunctionError } from "../errors.js";
 import { currentBatchTime, type OperatorScope } from "./scope.js";
 
 /** `spate.errors.onRecordFailure`: what happens to a record whose per-record user function throws. */
@@ -46,5 +46,47 @@ export function recordFailureHandler(
       seen.add(position);
     }
     sink.drop(operator, batchTime, error, record);
+  };
+}
+
+/**
+ * What the per-record loops of one operation need to handle its user function's failures: the operator its errors
+ * are attributed to, what the function is called in messages, and the policy for a record it throws on.
+ *
+ * Every such loop does the same, with the policy and the checks here: `try { r = fn(x) } catch (e) {
+ * on.failed(e, x, position); <drop x> }`, then `if (typeof r === "object" && r !== null) failIfAsync(r, on)`. The
+ * try/catch is written in each loop rather than in one wrapper around the function: V8 keeps type feedback per call
+ * site, so a wrapper shared by every operation would call every user function from one megamorphic site, never
+ * inlined (measured: flatMap → map → reduceByKey over lines went from 0.92 to 0.72 of a hand-written loop).
+ */
+export interface RecordFunction {
+  readonly operator: OperatorScope;
+  readonly kind: string;
+  readonly failed: RecordFailureHandler;
+}
+
+/** Fails the batch with an AsyncFunctionError when `r` (an object a user function returned) is a Promise. */
+export function failIfAsync(r: object, on: { operator: OperatorScope; kind: string }): void {
+  if (!Array.isArray(r) && isThenable(r)) throw asyncResult(on.operator, on.kind, r);
+}
+
+/**
+ * `fn` with what it throws attributed to `operator`, and a Promise it returns failing the batch: for functions
+ * called once per partition (mapPartitions), where a failure fails the batch.
+ */
+export function attributed<A, B, R>(
+  fn: (a: A, b: B) => R,
+  operator: OperatorScope,
+  kind: string,
+): (a: A, b: B) => R {
+  return (a, b) => {
+    let r: R;
+    try {
+      r = fn(a, b);
+    } catch (e) {
+      throw attribute(operator, e);
+    }
+    if (typeof r === "object" && r !== null) failIfAsync(r, { operator, kind });
+    return r;
   };
 }
