@@ -40,7 +40,8 @@ import { BadRecords } from "./scheduler/BadRecords.js";
 import { JobGenerator } from "./scheduler/JobGenerator.js";
 import { type CatchUpStatus, JobScheduler } from "./scheduler/JobScheduler.js";
 import { ListenerBus, type ReceiverInfo, type StreamingListener } from "./scheduler/StreamingListener.js";
-import { MemoryStateStoreProvider, type StateStoreProvider } from "./state/StateStore.js";
+import { openStateProvider } from "./state/backends.js";
+import type { StateBackend, StateStoreProvider } from "./state/StateStore.js";
 import { type Clock, ManualClock, requirePositiveDuration, SystemClock } from "./time.js";
 
 /**
@@ -78,6 +79,11 @@ export interface StreamingContextOptions {
    * that runs it imports that module, calls it and starts the context.
    */
   jobModule?: JobModule;
+  /**
+   * A state backend of your own (see {@link StateBackend}); default: the one `spate.state.backend` names
+   * (`memory`, or `lmdb`).
+   */
+  stateBackend?: StateBackend;
 }
 
 /** A context's lifecycle: `initialized` until `start()`, `active` while running, `stopped` after `stop()` or a failure (Spark's StreamingContextState). */
@@ -111,7 +117,7 @@ export class StreamingContext {
   readonly appName: string;
   readonly conf: SpateConf;
   /** @internal */ readonly graph = new DStreamGraph();
-  /** @internal */ readonly stateStores: StateStoreProvider = new MemoryStateStoreProvider();
+  /** @internal */ readonly stateStores: StateStoreProvider;
   /** @internal */ readonly rddEnv: RDDEnv;
   /** @internal */ readonly log: Logger;
   /** @internal What operators use of this context (they never see the context itself). */
@@ -159,6 +165,7 @@ export class StreamingContext {
     this.conf = new SpateConf({ ...confFromEnvironment(), ...options.conf });
     this.log = options.logger ?? createLogger(this.appName);
     this.jobModule = checkJobModuleOption(options.jobModule);
+    this.stateStores = openStateProvider(this.conf, this.classes, options.stateBackend);
     this.badRecords = new BadRecords(
       this.conf.get("spate.errors.onRecordFailure") as RecordFailurePolicy,
       this.log,
@@ -632,6 +639,11 @@ export class StreamingContext {
     await ui?.close();
   }
 
+  /** Closes the state stores (their files, for a backend that has some) once no batch runs any more. */
+  private async closeState(): Promise<void> {
+    await this.stateStores.close?.();
+  }
+
   private async startJob(): Promise<void> {
     const store = this.checkpointStore;
     this.badRecords.deadLetterDir = this.deadLetterDir();
@@ -715,12 +727,14 @@ export class StreamingContext {
    */
   stop(options: { stopGracefully?: boolean } = {}): Promise<void> {
     // A failed context already stopped its inputs, and still serves its UI until stopped.
-    if (this.stopping) return this.stopping.finally(() => this.closeUI());
+    if (this.stopping) return this.stopping.finally(() => this.closeUI()).finally(() => this.closeState());
     this.removeShutdownHooks?.();
     if (this.current !== "active") {
       this.current = "stopped";
       this.settleTermination();
-      this.stopping = this.releaseLease().then(() => this.closeUI());
+      this.stopping = this.releaseLease()
+        .then(() => this.closeUI())
+        .then(() => this.closeState());
       return this.stopping;
     }
     this.stopping = (async () => {
@@ -746,6 +760,7 @@ export class StreamingContext {
       await this.stopInputs();
       await this.releaseLease();
       await this.closeUI();
+      await this.closeState();
       this.current = "stopped";
       this.log.info({ appName: this.appName }, "streaming context stopped");
       if (this.failure === undefined) this.settleTermination();

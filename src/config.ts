@@ -170,6 +170,22 @@ export const SETTINGS = {
     check: (v: number) =>
       Number.isInteger(v) && v >= 1 && v <= 32768 ? undefined : "a whole number from 1 to 32768",
   },
+  "spate.state.backend": {
+    type: "string",
+    default: "memory",
+    doc: 'Where the state of stateful operators lives: "memory" (the JS heap; fastest while it fits) or "lmdb" (LMDB files in spate.state.dir, outside the heap: for state larger than memory). State is restored from checkpoints either way. The SPATE_STATE_BACKEND environment variable replaces the default.',
+    /** Returns an explanation when the value is out of range. */
+    check: (v: string) => (v === "memory" || v === "lmdb" ? undefined : '"memory" or "lmdb"'),
+    env: "SPATE_STATE_BACKEND",
+  },
+  "spate.state.dir": {
+    type: "string",
+    default: undefined,
+    doc: "The working folder of local state stores (the lmdb backend); unset: a fresh folder under the system's temporary folder, removed when the context stops. State is restored from checkpoints, not from this folder. The SPATE_STATE_DIR environment variable replaces the default.",
+    /** Returns an explanation when the value is out of range. */
+    check: (v: string) => (v.trim() !== "" ? undefined : "a folder path"),
+    env: "SPATE_STATE_DIR",
+  },
   "spate.errors.onRecordFailure": {
     type: "string",
     default: "fail",

@@ -61,7 +61,19 @@ export type {
   StreamingListener,
 } from "./scheduler/StreamingListener.js";
 export { type MappingFunction, type State, StateSpec } from "./State.js";
-export type { StateChanges, StateEntry, StateStore, StateStoreProvider } from "./state/StateStore.js";
+export { lmdbStateBackend } from "./state/LmdbStateStore.js";
+export {
+  memoryStateBackend,
+  type StateBackend,
+  type StateBackendEnv,
+  type StateChanges,
+  type StateEntry,
+  type StateSnapshot,
+  type StateStore,
+  type StateStoreOptions,
+  type StateStoreProvider,
+  type StateValue,
+} from "./state/StateStore.js";
 export {
   StreamingContext,
   type StreamingContextOptions,

@@ -115,6 +115,20 @@ const CODECS: Record<number, Codec> = {
 const CURRENT = 3;
 
 /**
+ * One value in the encoding of the current format version's bodies (instances of `classes` keep their class), with
+ * no file header: for stores that keep states outside the heap. Their files are a working copy, never restored
+ * across builds, so the version is not recorded.
+ */
+export function encodeValue(value: unknown, classes?: ClassRegistry): Uint8Array {
+  return CODECS[CURRENT]!.encode(value, classes);
+}
+
+/** Decodes what {@link encodeValue} wrote, in the same build. */
+export function decodeValue(bytes: Uint8Array, classes?: ClassRegistry): unknown {
+  return CODECS[CURRENT]!.decode(bytes, classes);
+}
+
+/**
  * `[magic "SPTE" | version u16 | kind u8 | reserved u8 | body length u32 | crc32(body) u32 | body]`. Instances of
  * the classes in `classes` keep their class.
  */

@@ -4,6 +4,7 @@ import { recordFailureHandler } from "../rdd/failures.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
 import { StateHandle, type StateSpec } from "../State.js";
+import type { StateStoreOptions } from "../state/StateStore.js";
 import type { CheckpointableState, GraphNode, Operator } from "./Operator.js";
 import { storeCheckpoint } from "./storeCheckpoint.js";
 
@@ -34,8 +35,8 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
     return this.parent.slideDuration;
   }
 
-  private storeOptions() {
-    return { indexByTime: this.spec.getTimeout() !== undefined };
+  private storeOptions(): StateStoreOptions {
+    return { indexByTime: this.spec.getTimeout() !== undefined, codec: this.spec.getCodec() };
   }
 
   initialize(self: GraphNode<M>, zeroTime: number, restoring: boolean): void {
@@ -70,10 +71,18 @@ export class MapWithStateOp<K, V, S, M> implements Operator<M> {
         const store = provider.getStore<K, S>(self.id, p, options);
         const state = new StateHandle<S>();
         computedAt[p] = time;
+        // The memory store's handles save a second lookup per record; other stores are read with get().
+        const fast = store.lookup !== undefined && store.stateAt !== undefined;
         data?.iterate(p, (kv) => {
           const key = kv[0];
-          const handle = store.lookup(key);
-          state.wrap(handle >= 0, handle >= 0 ? store.stateAt(handle) : undefined);
+          let handle: number | undefined;
+          if (fast) {
+            handle = store.lookup!(key);
+            state.wrap(handle >= 0, handle >= 0 ? store.stateAt!(handle) : undefined);
+          } else {
+            const current = store.get(key);
+            state.wrap(current !== undefined, current?.state);
+          }
           let mapped: M | undefined;
           try {
             mapped = fn(key, kv[1], state, time);

@@ -4,6 +4,7 @@ import { recordFailureHandler } from "../rdd/failures.js";
 import { KeyMap } from "../rdd/keys.js";
 import type { HashPartitioner } from "../rdd/Partitioner.js";
 import { RDD } from "../rdd/RDD.js";
+import type { StateStoreOptions } from "../state/StateStore.js";
 import type { CheckpointableState, GraphNode, Operator, StateCodec } from "./Operator.js";
 import { storeCheckpoint } from "./storeCheckpoint.js";
 
@@ -24,6 +25,7 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
   readonly parents: readonly GraphNode<any>[];
   readonly stateful = true;
   readonly checkpointState: CheckpointableState<[K, S]>;
+  private readonly storeOptions: StateStoreOptions;
 
   constructor(
     private readonly parent: GraphNode<[K, V]>,
@@ -33,7 +35,8 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
     codec?: StateCodec<S>,
   ) {
     this.parents = [parent];
-    this.checkpointState = storeCheckpoint(partitioner, {}, codec);
+    this.storeOptions = { codec };
+    this.checkpointState = storeCheckpoint(partitioner, this.storeOptions, codec);
   }
 
   get slideDuration(): number {
@@ -44,21 +47,24 @@ export class StateOp<K, V, S> implements Operator<[K, S]> {
     if (!this.initialState || restoring) return;
     const provider = self.env.stateStores;
     for (const [k, s] of this.initialState) {
-      provider.getStore<K, S>(self.id, this.partitioner.getPartition(k)).put(k, s, zeroTime);
+      provider
+        .getStore<K, S>(self.id, this.partitioner.getPartition(k), this.storeOptions)
+        .put(k, s, zeroTime);
     }
-    for (let p = 0; p < this.partitioner.numPartitions; p++) provider.getStore(self.id, p).commit(zeroTime);
+    for (let p = 0; p < this.partitioner.numPartitions; p++)
+      provider.getStore(self.id, p, this.storeOptions).commit(zeroTime);
   }
 
   compute(time: number, self: GraphNode<[K, S]>): RDD<[K, S]> {
     const data = this.parent.getOrCompute(time)?.partitionBy(this.partitioner);
     const provider = self.env.stateStores;
-    const { updateFn } = this;
+    const { updateFn, storeOptions: options } = this;
     // Under skip, a key whose function throws keeps the state it had before this batch's values.
     const failed = recordFailureHandler(self.env.recordFailures, self);
     return new RDD<[K, S]>(
       this.partitioner.numPartitions,
       (p, emit) => {
-        const store = provider.getStore<K, S>(self.id, p);
+        const store = provider.getStore<K, S>(self.id, p, options);
         const grouped = new KeyMap<K, V[]>();
         data?.iterate(p, ([k, v]) => {
           const vs = grouped.get(k);

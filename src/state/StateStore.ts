@@ -16,11 +16,17 @@ export interface StateValue<S> {
 
 /**
  * The state of one partition of one stateful operator, versioned by batch time: a batch reads the previous
- * version, writes, and then commits a new version or aborts back to the previous one. Plug-in point for
- * larger-than-memory stores later.
+ * version, writes, and then commits a new version or aborts back to the previous one. The plug-in point of state
+ * backends ({@link StateBackend}): what every backend does well (read, write, remove and iterate keys, find keys
+ * idle since a time, commit or abort a batch, snapshot and restore for data checkpoints), plus handle lookups
+ * (`lookup`, `stateAt`) that a store in memory may offer as a fast path. Keys compare as spate keys do (strings,
+ * numbers, bigints and booleans by value, arrays, plain objects and instances of registered classes by content).
+ * A store belongs to one thread and is called synchronously by one batch at a time.
  */
 export interface StateStore<K, S> {
+  /** The stateful operator whose state this is. */
   readonly operatorId: string;
+  /** The partition of that operator's state this store holds. */
   readonly partition: number;
   /** The batch time of the last committed version, or undefined before the first commit. */
   readonly version: number | undefined;
@@ -28,15 +34,21 @@ export interface StateStore<K, S> {
   readonly size: number;
   /** Keys written (still existing) and removed by the batch last committed, where the store counts them. */
   readonly lastCommit?: { readonly written: number; readonly removed: number };
-  /** The key's state and update time (allocates: for occasional reads; the hot path uses `lookup`). */
-  get(key: K): StateValue<S> | undefined;
-  /** A handle to the key's entry, valid until the next write to the store other than `put` on it; -1: absent. */
-  lookup(key: K): number;
-  /** The state of the entry `handle` points to. */
-  stateAt(handle: number): S;
   /**
-   * Sets `key`'s state. `handle`, when given, must be what `lookup(key)` returned in this batch with no write to
-   * the store since but `put`s on that key: it saves a second lookup on the hot path.
+   * The key's state and update time in the current view. A store that keeps states outside the heap returns a
+   * fresh copy on each read: a state changed in place must be `put` back to count.
+   */
+  get(key: K): StateValue<S> | undefined;
+  /**
+   * Optional fast path (the memory store's): a handle to the key's entry, valid until the next write to the store
+   * other than `put` on it; -1: absent. Operators use it, with `stateAt`, when the store has both.
+   */
+  lookup?(key: K): number;
+  /** The state of the entry `handle` points to (with `lookup`). */
+  stateAt?(handle: number): S;
+  /**
+   * Sets `key`'s state, last updated at batch time `updatedAt`. `handle`, when given, must be what `lookup(key)`
+   * returned in this batch with no write to the store since but `put`s on that key: it saves a second lookup.
    */
   put(key: K, state: S, updatedAt: number, handle?: number): void;
   /** Removes a key's state. */
@@ -46,15 +58,15 @@ export interface StateStore<K, S> {
   /** Every entry of the current view (allocates one object per entry: for inspection, not hot paths). */
   entries(): IterableIterator<StateEntry<K, S>>;
   /**
-   * Entries last updated strictly before `time`, as of the last commit, in O(result + distinct update times);
-   * only for stores opened with `indexByTime`.
+   * Entries last updated strictly before `time`, as of the last commit (entries the running batch wrote are left
+   * out), in O(result), never a scan of every key; only for stores opened with `indexByTime`.
    */
   updatedBefore(time: number): StateEntry<K, S>[];
   /** Whether this batch wrote anything not yet committed. */
   readonly dirty: boolean;
   /**
    * Calls `fn` for every entry the running batch put and did not remove (each once), before it commits; with
-   * `objectsOnly`, only for those whose key or state is an object, a function or a Symbol.
+   * `objectsOnly`, it may skip those whose key and state are both primitives.
    */
   forEachWritten(fn: (state: S, key: K) => void, objectsOnly?: boolean): void;
   /** Makes the batch's writes the store's state at `version` (a batch time). */
@@ -76,15 +88,21 @@ export interface StateStore<K, S> {
  * since then (delta only).
  */
 export interface StateSnapshot<K, S> {
+  /** A full snapshot (every entry) or a delta (entries put and keys removed since the previous snapshot). */
   mode: "full" | "delta";
+  /** The batch time of the store's version when it was taken. */
   version: number;
+  /** The keys of the entries, in the order of `states`. */
   keys: K[];
+  /** The state of each key. */
   states: S[];
   /** The update time of each entry; only for stores with `indexByTime`. */
   updatedAt?: number[];
+  /** Keys removed since the previous snapshot (deltas only). */
   removed: K[];
 }
 
+/** How a stateful operator opens the store of one of its partitions. */
 export interface StateStoreOptions {
   /** Keep an index by update time, so that timeouts are found without a scan. */
   indexByTime?: boolean;
@@ -93,6 +111,11 @@ export interface StateStoreOptions {
    * checkpointed: no snapshot would ever take and reset that list, so it would grow with every key ever written.
    */
   trackChanges?: boolean;
+  /**
+   * The operator's own state codec (`StateSpec.codec`, `updateStateByKey`'s codec), if any: a store that encodes
+   * states (outside the heap) stores `codec.encode(state)` and reads back through `codec.decode`.
+   */
+  codec?: { encode(state: any): unknown; decode(value: unknown): any };
 }
 
 /** What one batch changed in one stateful operator's state (every partition). */
@@ -129,6 +152,38 @@ export interface StateStoreProvider {
   commit(operatorId: string, partition: number, version: number): StateChanges | undefined;
   /** Aborts one partition of one operator back to its last committed version. */
   abort(operatorId: string, partition: number): void;
+  /** Releases what the stores hold (files, handles) when the context stops; the stores are not used after. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * What a {@link StateBackend} gets from the context that uses it: where to keep its files, and the encoding of
+ * keys and states that checkpoints use (instances of the job's registered classes keep their class).
+ */
+export interface StateBackendEnv {
+  /**
+   * The working folder of local stores (`spate.state.dir`, else a fresh folder under the system's temporary
+   * folder, removed when the context stops), created on first call. State is restored from checkpoints, never
+   * from this folder: a store may clear what it finds there.
+   */
+  dir(): string;
+  /** Encodes a key or state (registered classes included) as checkpoint files do. */
+  encode(value: unknown): Uint8Array;
+  /** Decodes what `encode` returned. */
+  decode(bytes: Uint8Array): unknown;
+}
+
+/**
+ * Where the state of stateful operators lives (`spate.state.backend`, or the `stateBackend` option of a
+ * StreamingContext for one of your own): it opens one {@link StateStoreProvider} per context. spate has
+ * `memoryStateBackend` (the default: state in the JS heap) and `lmdbStateBackend` (state in LMDB files, outside the
+ * heap). A backend of your own can be checked with `checkStateBackend` from `spate/testing`.
+ */
+export interface StateBackend {
+  /** Its name, for logs. */
+  readonly name: string;
+  /** Opens the provider of one context's state stores. */
+  createProvider(env: StateBackendEnv): StateStoreProvider;
 }
 
 const INITIAL_CAPACITY = 16;
@@ -582,3 +637,9 @@ export class MemoryStateStoreProvider implements StateStoreProvider {
     this.open.get(`${operatorId}/${partition}`)?.abort();
   }
 }
+
+/** State in the JS heap, in {@link MemoryStateStore}s: the default backend (`spate.state.backend` `memory`). */
+export const memoryStateBackend: StateBackend = {
+  name: "memory",
+  createProvider: () => new MemoryStateStoreProvider(),
+};

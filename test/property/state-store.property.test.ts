@@ -1,6 +1,10 @@
 // The in-memory state store against a model: a Map per committed version. Random puts, removes, commits, aborts,
-// timeout queries, and delta/full snapshots restored into a fresh store must all agree with the model.
+// timeout queries, and delta/full snapshots restored into a fresh store must all agree with the model. Then the
+// contract every backend passes (spate/testing's checkStateBackend, the same model grown: every kind of key, object
+// states, iteration with writes), on each of spate's backends.
 import fc from "fast-check";
+import { lmdbStateBackend, memoryStateBackend, type StateBackend } from "spate";
+import { checkStateBackend } from "spate/testing";
 import { describe, expect, it } from "vitest";
 import { MemoryStateStore, type StateSnapshot } from "../../src/state/StateStore.js";
 
@@ -99,5 +103,14 @@ describe("MemoryStateStore", () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe.each<[string, StateBackend, number]>([
+  ["memory", memoryStateBackend, 300],
+  ["lmdb", lmdbStateBackend, 200],
+])("the %s state backend", (_name, backend, numRuns) => {
+  it("passes the state store contract (spate/testing)", async () => {
+    await checkStateBackend(backend, { numRuns });
   });
 });

@@ -1,0 +1,486 @@
+import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
+import * as path from "node:path";
+import { type Database, open, type RootDatabase } from "lmdb";
+import { encodeKey, KeyMap } from "../rdd/keys.js";
+import type {
+  StateBackend,
+  StateBackendEnv,
+  StateChanges,
+  StateEntry,
+  StateSnapshot,
+  StateStore,
+  StateStoreOptions,
+  StateStoreProvider,
+  StateValue,
+} from "./StateStore.js";
+
+/** One key written by the running batch: its new state, or a removal. */
+interface Pending<K, S> {
+  key: K;
+  state: S | undefined;
+  updatedAt: number;
+  removed: boolean;
+}
+
+// Key bytes: a tag, then the key. Primitives are decoded from their bytes; structured keys (and keys too long for an
+// LMDB key, stored by hash) are kept in the value as well.
+const T_STRING = 0x73; // s
+const T_NUMBER = 0x6e; // n
+const T_BIGINT = 0x62; // b
+const T_TRUE = 0x74; // t
+const T_FALSE = 0x66; // f
+const T_OBJECT = 0x6f; // o: the canonical encoding of a structured key (keys.ts)
+const T_HASHED = 0x68; // h: a long key, by the SHA-256 of its tag and canonical encoding
+/** LMDB keys are at most 1978 bytes; longer keys go by hash (a UTF-8 character is at most 3 bytes per UTF-16 unit). */
+const MAX_INLINE_CHARS = 600;
+const EMPTY = new Uint8Array(0);
+/** A value: the update time (float64, 8 bytes), then the encoded `[state]` or `[state, key]`. */
+const TIME_BYTES = 8;
+
+function hashed(tag: number, text: string): Buffer {
+  const out = Buffer.allocUnsafe(33);
+  out[0] = T_HASHED;
+  createHash("sha256").update(String.fromCharCode(tag)).update(text).digest().copy(out, 1);
+  return out;
+}
+
+function textKey(tag: number, text: string): Buffer {
+  if (text.length > MAX_INLINE_CHARS) return hashed(tag, text);
+  const out = Buffer.allocUnsafe(1 + Buffer.byteLength(text));
+  out[0] = tag;
+  out.write(text, 1);
+  return out;
+}
+
+/** The LMDB key of a spate key: equal keys (as KeyMap compares them) give equal bytes. */
+export function keyBytes(k: unknown): Buffer {
+  switch (typeof k) {
+    case "string":
+      return textKey(T_STRING, k);
+    case "number": {
+      const out = Buffer.allocUnsafe(9);
+      out[0] = T_NUMBER;
+      // -0 is 0 and every NaN one NaN, as in a Map.
+      if (Number.isNaN(k)) {
+        out.writeUInt32BE(0x7ff80000, 1);
+        out.writeUInt32BE(0, 5);
+      } else out.writeDoubleBE(k === 0 ? 0 : k, 1);
+      return out;
+    }
+    case "bigint":
+      return textKey(T_BIGINT, k.toString());
+    case "boolean":
+      return Buffer.of(k ? T_TRUE : T_FALSE);
+    default:
+      return textKey(T_OBJECT, encodeKey(k));
+  }
+}
+
+/** Whether the key cannot be read back from its bytes (so the value carries it). */
+function keyInValue(kb: Uint8Array): boolean {
+  return kb[0] === T_OBJECT || kb[0] === T_HASHED;
+}
+
+function keyFromBytes(kb: Uint8Array): unknown {
+  const b = Buffer.from(kb.buffer, kb.byteOffset, kb.byteLength);
+  switch (b[0]) {
+    case T_STRING:
+      return b.toString("utf8", 1);
+    case T_NUMBER:
+      return b.readDoubleBE(1);
+    case T_BIGINT:
+      return BigInt(b.toString("latin1", 1));
+    case T_TRUE:
+      return true;
+    case T_FALSE:
+      return false;
+    default:
+      throw new Error("internal error: a structured state key read back from its bytes");
+  }
+}
+
+/** Update times as order-preserving bytes (float64 with its sign flipped, or every bit for negatives). */
+function timeBytes(t: number, out: Buffer, offset: number): void {
+  out.writeDoubleBE(t === 0 ? 0 : t, offset);
+  if (out[offset]! & 0x80) for (let i = offset; i < offset + 8; i++) out[i] = ~out[i]! & 0xff;
+  else out[offset] = out[offset]! | 0x80;
+}
+
+function timeKey(t: number, kb: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(TIME_BYTES + kb.length);
+  timeBytes(t, out, 0);
+  out.set(kb, TIME_BYTES);
+  return out;
+}
+
+/**
+ * A store in an LMDB database (one environment per store, in the backend's working folder): committed state lives
+ * in LMDB's memory-mapped file, outside the JS heap, and the running batch's writes in a small map in the heap.
+ * Commit writes that map in one LMDB write transaction, keys in sorted order (sequential B-tree pages); abort drops
+ * it, so LMDB never sees an aborted batch. With `indexByTime`, a second database keyed by (update time, key) finds
+ * idle keys in O(result). With `trackChanges`, a third one lists the keys changed since the last snapshot, so a
+ * delta costs O(changed keys) in time and heap. The heap holds one batch's writes, whatever the number of keys.
+ *
+ * LMDB writes are not synced to disk: the folder is a working copy that a restart clears and rebuilds from the
+ * checkpoints, so durability comes from the checkpoints alone.
+ */
+export class LmdbStateStore<K, S> implements StateStore<K, S> {
+  private readonly root: RootDatabase<any, Buffer>;
+  private readonly main: Database<any, Buffer>;
+  private readonly byTime: Database<any, Buffer> | undefined;
+  private readonly changes: Database<any, Buffer> | undefined;
+  private pending = new KeyMap<K, Pending<K, S>>();
+  private count = 0;
+  private readonly codec: StateStoreOptions["codec"];
+  version: number | undefined = undefined;
+  lastCommit = { written: 0, removed: 0 };
+  private closed = false;
+
+  constructor(
+    readonly operatorId: string,
+    readonly partition: number,
+    private readonly file: string,
+    private readonly env: Pick<StateBackendEnv, "encode" | "decode">,
+    options: StateStoreOptions = {},
+  ) {
+    removeFiles(file);
+    this.root = open<any, Buffer>({
+      path: file,
+      maxDbs: 4,
+      noSync: true,
+      encoding: "binary",
+      keyEncoding: "binary",
+    });
+    const db = (name: string) =>
+      this.root.openDB<any, Buffer>({ name, encoding: "binary", keyEncoding: "binary" });
+    this.main = db("state");
+    if (options.indexByTime) this.byTime = db("byTime");
+    if (options.trackChanges ?? true) this.changes = db("changes");
+    this.codec = options.codec;
+  }
+
+  get size(): number {
+    let n = this.count;
+    this.pending.forEach((p) => {
+      const existed = this.main.doesExist(keyBytes(p.key));
+      if (p.removed && existed) n--;
+      else if (!p.removed && !existed) n++;
+    });
+    return n;
+  }
+
+  get dirty(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /** The entry's key, state and update time from its LMDB key and value. */
+  private decodeEntry(kb: Uint8Array, value: Uint8Array): { key: K; state: S; updatedAt: number } {
+    // lmdb's fast reads give a view of a shared buffer whose `length` (not byteLength) is the value's.
+    const v = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
+    const updatedAt = v.readDoubleBE(0);
+    const body = this.env.decode(v.subarray(TIME_BYTES, v.length)) as [unknown, unknown?];
+    const raw = body[0];
+    const state = (this.codec ? this.codec.decode(raw) : raw) as S;
+    const key = (keyInValue(kb) ? body[1] : keyFromBytes(kb)) as K;
+    return { key, state, updatedAt };
+  }
+
+  private encodeEntry(kb: Uint8Array, p: Pending<K, S>): Uint8Array {
+    const state = this.codec ? this.codec.encode(p.state) : p.state;
+    const body = this.env.encode(keyInValue(kb) ? [state, p.key] : [state]);
+    const out = Buffer.allocUnsafe(TIME_BYTES + body.length);
+    out.writeDoubleBE(p.updatedAt, 0);
+    out.set(body, TIME_BYTES);
+    return out;
+  }
+
+  private shownTime(t: number): number {
+    return this.byTime ? t : 0;
+  }
+
+  get(key: K): StateValue<S> | undefined {
+    const p = this.pending.get(key);
+    if (p) return p.removed ? undefined : { state: p.state as S, updatedAt: this.shownTime(p.updatedAt) };
+    const kb = keyBytes(key);
+    const value = this.main.getBinaryFast(kb);
+    if (value === undefined) return undefined;
+    const e = this.decodeEntry(kb, value);
+    return { state: e.state, updatedAt: this.shownTime(e.updatedAt) };
+  }
+
+  put(key: K, state: S, updatedAt: number): void {
+    const p = this.pending.get(key);
+    if (p) {
+      p.state = state;
+      p.updatedAt = updatedAt;
+      p.removed = false;
+    } else this.pending.set(key, { key, state, updatedAt, removed: false });
+  }
+
+  remove(key: K): void {
+    const p = this.pending.get(key);
+    if (p) {
+      p.removed = true;
+      p.state = undefined;
+    } else if (this.main.doesExist(keyBytes(key))) {
+      this.pending.set(key, { key, state: undefined, updatedAt: 0, removed: true });
+    }
+  }
+
+  forEach(fn: (state: S, key: K, updatedAt: number) => void): void {
+    // Committed entries first (a read snapshot of LMDB: the batch's writes are not in it), then keys created by
+    // the batch. `fn` may put or remove the key it gets: that only touches the pending map.
+    for (const { key: kb, value } of this.main.getRange({})) {
+      const e = this.decodeEntry(kb, value);
+      const p = this.pending.get(e.key);
+      if (!p) fn(e.state, e.key, this.shownTime(e.updatedAt));
+      else if (!p.removed) fn(p.state as S, e.key, this.shownTime(p.updatedAt));
+    }
+    const created: Pending<K, S>[] = [];
+    this.pending.forEach((p) => {
+      if (!p.removed && !this.main.doesExist(keyBytes(p.key))) created.push(p);
+    });
+    for (const p of created) if (!p.removed) fn(p.state as S, p.key, this.shownTime(p.updatedAt));
+  }
+
+  *entries(): IterableIterator<StateEntry<K, S>> {
+    const out: StateEntry<K, S>[] = [];
+    this.forEach((state, key, updatedAt) => {
+      out.push({ key, state, updatedAt });
+    });
+    yield* out;
+  }
+
+  updatedBefore(time: number): StateEntry<K, S>[] {
+    const byTime = this.byTime;
+    if (!byTime) throw new Error(`state store ${this.operatorId}/${this.partition} has no time index`);
+    const end = Buffer.allocUnsafe(TIME_BYTES);
+    timeBytes(time, end, 0);
+    const out: StateEntry<K, S>[] = [];
+    for (const ik of byTime.getKeys({ end })) {
+      const kb = ik.subarray(TIME_BYTES);
+      const value = this.main.getBinaryFast(kb);
+      if (value === undefined) continue;
+      const e = this.decodeEntry(kb, value);
+      if (this.pending.has(e.key)) continue; // written by the running batch: not idle as of the last commit
+      out.push(e);
+    }
+    return out;
+  }
+
+  forEachWritten(fn: (state: S, key: K) => void): void {
+    this.pending.forEach((p) => {
+      if (!p.removed) fn(p.state as S, p.key);
+    });
+  }
+
+  commit(version: number): void {
+    const batch: Array<{ kb: Buffer; p: Pending<K, S> }> = [];
+    this.pending.forEach((p) => {
+      batch.push({ kb: keyBytes(p.key), p });
+    });
+    batch.sort((a, b) => Buffer.compare(a.kb, b.kb));
+    let written = 0;
+    let removed = 0;
+    let count = this.count;
+    const { main, byTime, changes } = this;
+    if (batch.length > 0) {
+      this.root.transactionSync(() => {
+        for (const { kb, p } of batch) {
+          const old = main.getBinaryFast(kb);
+          const existed = old !== undefined;
+          const oldTime = existed ? old.readDoubleBE(0) : 0;
+          if (p.removed) {
+            if (!existed) continue;
+            main.removeSync(kb);
+            if (byTime) byTime.removeSync(timeKey(oldTime, kb));
+            count--;
+            removed++;
+            // A removed structured key is kept in the change list: a delta must name it.
+            changes?.putSync(kb, keyInValue(kb) ? this.env.encode(p.key) : EMPTY);
+          } else {
+            main.putSync(kb, this.encodeEntry(kb, p));
+            if (byTime && (!existed || oldTime !== p.updatedAt)) {
+              if (existed) byTime.removeSync(timeKey(oldTime, kb));
+              byTime.putSync(timeKey(p.updatedAt, kb), EMPTY);
+            }
+            if (!existed) count++;
+            written++;
+            changes?.putSync(kb, EMPTY);
+          }
+        }
+      });
+    }
+    this.count = count;
+    this.lastCommit = { written, removed };
+    this.pending = new KeyMap();
+    this.version = version;
+  }
+
+  abort(): void {
+    this.pending = new KeyMap();
+  }
+
+  snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
+    const changes = this.changes;
+    if (mode === "delta" && !changes) {
+      throw new Error(
+        `internal error: a delta of state store ${this.operatorId}/${this.partition}, which keeps no changes`,
+      );
+    }
+    const keys: K[] = [];
+    const states: S[] = [];
+    const updatedAt: number[] | undefined = this.byTime ? [] : undefined;
+    const removed: K[] = [];
+    const add = (kb: Uint8Array, value: Uint8Array) => {
+      const e = this.decodeEntry(kb, value);
+      keys.push(e.key);
+      states.push(e.state);
+      updatedAt?.push(e.updatedAt);
+    };
+    if (mode === "full") {
+      for (const { key, value } of this.main.getRange({})) add(key, value);
+    } else {
+      for (const { key: kb, value: removedKey } of changes!.getRange({})) {
+        const value = this.main.getBinaryFast(kb);
+        if (value !== undefined) add(kb, value);
+        else removed.push((keyInValue(kb) ? this.env.decode(removedKey) : keyFromBytes(kb)) as K);
+      }
+    }
+    if (changes) this.root.transactionSync(() => changes.clearSync());
+    const snap: StateSnapshot<K, S> = { mode, version: this.version ?? 0, keys, states, removed };
+    if (updatedAt) snap.updatedAt = updatedAt;
+    return snap;
+  }
+
+  restore(snapshots: StateSnapshot<K, S>[], version: number): void {
+    this.pending = new KeyMap();
+    const { main, byTime, changes } = this;
+    const clear = () => {
+      main.clearSync();
+      byTime?.clearSync();
+    };
+    this.root.transactionSync(() => {
+      clear();
+      changes?.clearSync();
+      for (const snap of snapshots) {
+        if (snap.mode === "full") clear();
+        for (const k of snap.removed) {
+          const kb = keyBytes(k);
+          const old = main.getBinaryFast(kb);
+          if (old === undefined) continue;
+          if (byTime) byTime.removeSync(timeKey(old.readDoubleBE(0), kb));
+          main.removeSync(kb);
+        }
+        const { keys, states } = snap;
+        for (let n = 0; n < keys.length; n++) {
+          const key = keys[n]!;
+          const kb = keyBytes(key);
+          const t = snap.updatedAt?.[n] ?? version;
+          if (byTime) {
+            const old = main.getBinaryFast(kb);
+            if (old !== undefined) byTime.removeSync(timeKey(old.readDoubleBE(0), kb));
+            byTime.putSync(timeKey(t, kb), EMPTY);
+          }
+          main.putSync(kb, this.encodeEntry(kb, { key, state: states[n], updatedAt: t, removed: false }));
+        }
+      }
+    });
+    this.count = (main.getStats() as { entryCount: number }).entryCount;
+    this.version = version;
+  }
+
+  /** Closes the database and deletes its files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.close();
+    removeFiles(this.file);
+  }
+}
+
+function removeFiles(file: string): void {
+  rmSync(file, { force: true, recursive: true });
+  rmSync(`${file}-lock`, { force: true });
+}
+
+/** Opens {@link LmdbStateStore}s, one LMDB file per partition of each stateful operator, in the working folder. */
+export class LmdbStateStoreProvider implements StateStoreProvider {
+  private readonly open = new Map<string, LmdbStateStore<any, any>>();
+  trackChanges = true;
+
+  constructor(private readonly env: StateBackendEnv) {}
+
+  getStore<K, S>(operatorId: string, partition: number, options?: StateStoreOptions): StateStore<K, S> {
+    const name = `${operatorId}/${partition}`;
+    let store = this.open.get(name);
+    if (!store) {
+      const file = path.join(this.env.dir(), `${operatorId.replace(/[^\w.-]/g, "_")}-${partition}.mdb`);
+      store = new LmdbStateStore<K, S>(operatorId, partition, file, this.env, {
+        trackChanges: this.trackChanges,
+        ...options,
+      });
+      this.open.set(name, store);
+    }
+    return store as StateStore<K, S>;
+  }
+
+  stores(): Iterable<StateStore<any, any>> {
+    return this.open.values();
+  }
+
+  commitAll(version: number): StateChanges[] {
+    const byOperator = new Map<
+      string,
+      { operatorId: string; written: number; removed: number; keys: number }
+    >();
+    for (const store of this.open.values()) {
+      store.commit(version);
+      let c = byOperator.get(store.operatorId);
+      if (!c) {
+        c = { operatorId: store.operatorId, written: 0, removed: 0, keys: 0 };
+        byOperator.set(store.operatorId, c);
+      }
+      c.written += store.lastCommit.written;
+      c.removed += store.lastCommit.removed;
+      c.keys += store.size;
+    }
+    return [...byOperator.values()];
+  }
+
+  abortAll(): void {
+    for (const store of this.open.values()) store.abort();
+  }
+
+  commit(operatorId: string, partition: number, version: number): StateChanges | undefined {
+    const store = this.open.get(`${operatorId}/${partition}`);
+    if (!store) return undefined;
+    store.commit(version);
+    return {
+      operatorId,
+      written: store.lastCommit.written,
+      removed: store.lastCommit.removed,
+      keys: store.size,
+    };
+  }
+
+  abort(operatorId: string, partition: number): void {
+    this.open.get(`${operatorId}/${partition}`)?.abort();
+  }
+
+  async close(): Promise<void> {
+    const stores = [...this.open.values()];
+    this.open.clear();
+    for (const store of stores) await store.close();
+  }
+}
+
+/**
+ * State in LMDB files (`spate.state.backend` `lmdb`), outside the JS heap: for state larger than the heap (or than
+ * about 16 million keys per partition). Costs an encode and a decode per key written and read.
+ */
+export const lmdbStateBackend: StateBackend = {
+  name: "lmdb",
+  createProvider: (env) => new LmdbStateStoreProvider(env),
+};

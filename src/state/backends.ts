@@ -1,0 +1,55 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { ClassRegistry } from "../checkpoint/classes.js";
+import { decodeValue, encodeValue } from "../checkpoint/format.js";
+import type { SpateConf } from "../config.js";
+import { lmdbStateBackend } from "./LmdbStateStore.js";
+import { memoryStateBackend, type StateBackend, type StateStoreProvider } from "./StateStore.js";
+
+/** The backends `spate.state.backend` names. */
+export const STATE_BACKENDS: Readonly<Record<string, StateBackend>> = {
+  memory: memoryStateBackend,
+  lmdb: lmdbStateBackend,
+};
+
+/**
+ * Opens a context's state stores with `backend` (else the one `spate.state.backend` names), in `spate.state.dir`
+ * or a temporary folder made on first use; closing the provider closes the stores and removes that temporary folder.
+ */
+export function openStateProvider(
+  conf: SpateConf,
+  classes: ClassRegistry,
+  backend?: StateBackend,
+): StateStoreProvider {
+  const chosen = backend ?? STATE_BACKENDS[String(conf.get("spate.state.backend"))]!;
+  const configured = conf.get("spate.state.dir");
+  let dir: string | undefined;
+  let temporary: string | undefined;
+  const removeTemporary = () => {
+    if (temporary !== undefined) rmSync(temporary, { recursive: true, force: true });
+  };
+  const provider = chosen.createProvider({
+    dir() {
+      if (dir !== undefined) return dir;
+      if (typeof configured === "string") {
+        dir = path.resolve(configured);
+        mkdirSync(dir, { recursive: true });
+      } else {
+        dir = temporary = mkdtempSync(path.join(tmpdir(), "spate-state-"));
+        // A process that ends without stop() leaves no folder behind either.
+        process.once("exit", removeTemporary);
+      }
+      return dir;
+    },
+    encode: (value) => encodeValue(value, classes),
+    decode: (bytes) => decodeValue(bytes, classes),
+  });
+  const close = provider.close?.bind(provider);
+  provider.close = async () => {
+    await close?.();
+    removeTemporary();
+    process.off("exit", removeTemporary);
+  };
+  return provider;
+}
