@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import * as path from "node:path";
 import { type Database, open, type RootDatabase } from "lmdb";
+import { StateNotSerializableError } from "../errors.js";
 import { encodeKey, KeyMap } from "../rdd/keys.js";
 import type {
   StateBackend,
@@ -15,12 +16,20 @@ import type {
   StateValue,
 } from "./StateStore.js";
 
-/** One key written by the running batch: its new state, or a removal. */
+/** One key written by the running batch: its new state (and its value as LMDB will hold it), or a removal. */
 interface Pending<K, S> {
   key: K;
   state: S | undefined;
   updatedAt: number;
   removed: boolean;
+  kb: Buffer;
+  value: Uint8Array | undefined;
+}
+
+/** What the LMDB backend gets from spate's own contexts besides the public env: why a value does not encode. */
+export interface LmdbBackendEnv extends StateBackendEnv {
+  /** The first part of `value` that a checkpoint cannot hold, and where (as findUnrestorable). */
+  unrestorable?(value: unknown, root: string): { path: string; type: string } | undefined;
 }
 
 // Key bytes: a tag, then the key. Primitives are decoded from their bytes; structured keys (and keys too long for an
@@ -141,7 +150,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     readonly operatorId: string,
     readonly partition: number,
     private readonly file: string,
-    private readonly env: Pick<StateBackendEnv, "encode" | "decode">,
+    private readonly env: LmdbBackendEnv,
     options: StateStoreOptions = {},
   ) {
     removeFiles(file);
@@ -163,7 +172,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
   get size(): number {
     let n = this.count;
     this.pending.forEach((p) => {
-      const existed = this.main.doesExist(keyBytes(p.key));
+      const existed = this.main.doesExist(p.kb);
       if (p.removed && existed) n--;
       else if (!p.removed && !existed) n++;
     });
@@ -186,9 +195,25 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     return { key, state, updatedAt };
   }
 
-  private encodeEntry(kb: Uint8Array, p: Pending<K, S>): Uint8Array {
+  /**
+   * The LMDB value of an entry. A key or state that does not encode fails the write (and so its batch, which rolls
+   * back) with SPATE_STATE_NOT_SERIALIZABLE, as a checkpoint would: state outside the heap is always encoded.
+   */
+  private encodeEntry(kb: Uint8Array, p: Pick<Pending<K, S>, "key" | "state" | "updatedAt">): Uint8Array {
     const state = this.codec ? this.codec.encode(p.state) : p.state;
-    const body = this.env.encode(keyInValue(kb) ? [state, p.key] : [state]);
+    const t = typeof state;
+    if (this.env.unrestorable && (t === "object" || t === "function" || t === "symbol" || keyInValue(kb))) {
+      // What the encoding would drop or change silently (functions, unregistered classes) is refused too.
+      const bad = this.env.unrestorable(p.key, "key") ?? this.env.unrestorable(state, "state");
+      if (bad) throw new StateNotSerializableError(this.operatorId, p.key, bad.path, bad.type, p.updatedAt);
+    }
+    let body: Uint8Array;
+    try {
+      body = this.env.encode(keyInValue(kb) ? [state, p.key] : [state]);
+    } catch (e) {
+      const type = `a value that does not encode (${e instanceof Error ? e.message : String(e)})`;
+      throw new StateNotSerializableError(this.operatorId, p.key, "state", type, p.updatedAt, e);
+    }
     const out = Buffer.allocUnsafe(TIME_BYTES + body.length);
     out.writeDoubleBE(p.updatedAt, 0);
     out.set(body, TIME_BYTES);
@@ -211,11 +236,15 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
 
   put(key: K, state: S, updatedAt: number): void {
     const p = this.pending.get(key);
+    const kb = p?.kb ?? keyBytes(key);
+    // Encoded now: the batch that writes a value that cannot be stored fails in its own compute, before any commit.
+    const value = this.encodeEntry(kb, { key, state, updatedAt });
     if (p) {
       p.state = state;
       p.updatedAt = updatedAt;
       p.removed = false;
-    } else this.pending.set(key, { key, state, updatedAt, removed: false });
+      p.value = value;
+    } else this.pending.set(key, { key, state, updatedAt, removed: false, kb, value });
   }
 
   remove(key: K): void {
@@ -223,8 +252,12 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     if (p) {
       p.removed = true;
       p.state = undefined;
-    } else if (this.main.doesExist(keyBytes(key))) {
-      this.pending.set(key, { key, state: undefined, updatedAt: 0, removed: true });
+      p.value = undefined;
+    } else {
+      const kb = keyBytes(key);
+      if (this.main.doesExist(kb)) {
+        this.pending.set(key, { key, state: undefined, updatedAt: 0, removed: true, kb, value: undefined });
+      }
     }
   }
 
@@ -239,7 +272,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     }
     const created: Pending<K, S>[] = [];
     this.pending.forEach((p) => {
-      if (!p.removed && !this.main.doesExist(keyBytes(p.key))) created.push(p);
+      if (!p.removed && !this.main.doesExist(p.kb)) created.push(p);
     });
     for (const p of created) if (!p.removed) fn(p.state as S, p.key, this.shownTime(p.updatedAt));
   }
@@ -278,7 +311,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
   commit(version: number): void {
     const batch: Array<{ kb: Buffer; p: Pending<K, S> }> = [];
     this.pending.forEach((p) => {
-      batch.push({ kb: keyBytes(p.key), p });
+      batch.push({ kb: p.kb, p });
     });
     batch.sort((a, b) => Buffer.compare(a.kb, b.kb));
     let written = 0;
@@ -300,7 +333,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
             // A removed structured key is kept in the change list: a delta must name it.
             changes?.putSync(kb, keyInValue(kb) ? this.env.encode(p.key) : EMPTY);
           } else {
-            main.putSync(kb, this.encodeEntry(kb, p));
+            main.putSync(kb, p.value!);
             if (byTime && (!existed || oldTime !== p.updatedAt)) {
               if (existed) byTime.removeSync(timeKey(oldTime, kb));
               byTime.putSync(timeKey(p.updatedAt, kb), EMPTY);
@@ -383,7 +416,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
             if (old !== undefined) byTime.removeSync(timeKey(old.readDoubleBE(0), kb));
             byTime.putSync(timeKey(t, kb), EMPTY);
           }
-          main.putSync(kb, this.encodeEntry(kb, { key, state: states[n], updatedAt: t, removed: false }));
+          main.putSync(kb, this.encodeEntry(kb, { key, state: states[n]!, updatedAt: t }));
         }
       }
     });
@@ -410,7 +443,7 @@ export class LmdbStateStoreProvider implements StateStoreProvider {
   private readonly open = new Map<string, LmdbStateStore<any, any>>();
   trackChanges = true;
 
-  constructor(private readonly env: StateBackendEnv) {}
+  constructor(private readonly env: LmdbBackendEnv) {}
 
   getStore<K, S>(operatorId: string, partition: number, options?: StateStoreOptions): StateStore<K, S> {
     const name = `${operatorId}/${partition}`;

@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import type { ClassRegistry } from "../checkpoint/classes.js";
+import { type ClassRegistry, findUnrestorable } from "../checkpoint/classes.js";
 import { decodeValue, encodeValue } from "../checkpoint/format.js";
 import type { SpateConf } from "../config.js";
-import { lmdbStateBackend } from "./LmdbStateStore.js";
+import { type LmdbBackendEnv, lmdbStateBackend } from "./LmdbStateStore.js";
 import { memoryStateBackend, type StateBackend, type StateStoreProvider } from "./StateStore.js";
 
 /** The backends `spate.state.backend` names. */
@@ -29,7 +29,7 @@ export function openStateProvider(
   const removeTemporary = () => {
     if (temporary !== undefined) rmSync(temporary, { recursive: true, force: true });
   };
-  const provider = chosen.createProvider({
+  const env: LmdbBackendEnv = {
     dir() {
       if (dir !== undefined) return dir;
       if (typeof configured === "string") {
@@ -44,7 +44,9 @@ export function openStateProvider(
     },
     encode: (value) => encodeValue(value, classes),
     decode: (bytes) => decodeValue(bytes, classes),
-  });
+    unrestorable: (value, root) => findUnrestorable(value, classes, root),
+  };
+  const provider = chosen.createProvider(env);
   const close = provider.close?.bind(provider);
   provider.close = async () => {
     await close?.();

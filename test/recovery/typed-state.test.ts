@@ -512,7 +512,11 @@ describe("state a checkpoint could not restore", () => {
 
   it("is not checked without checkpointing: any value may be state in memory", async () => {
     const clock = new ManualClock(0);
-    const ssc = new StreamingContext({ batchDuration: BATCH, clock });
+    const ssc = new StreamingContext({
+      batchDuration: BATCH,
+      clock,
+      conf: { "spate.state.backend": "memory" },
+    });
     const seen: unknown[] = [];
     ssc
       .queueStream([[["k", 1]]] as Array<Array<[string, number]>>)
@@ -523,6 +527,34 @@ describe("state a checkpoint could not restore", () => {
     await ssc.awaitIdle();
     await ssc.stop();
     expect(seen).toHaveLength(1);
+  });
+
+  it("is checked at every write with state outside the heap (lmdb), checkpointing or not", async () => {
+    const clock = new ManualClock(0);
+    const ssc = new StreamingContext({
+      batchDuration: BATCH,
+      clock,
+      conf: { "spate.state.backend": "lmdb" },
+    });
+    const seen: unknown[] = [];
+    ssc
+      .queueStream([[["k", 1]], [["k", 2]]] as Array<Array<[string, number]>>)
+      .updateStateByKey((vs: number[], s: unknown) => (vs[0] === 2 ? { f: () => 1 } : (s ?? vs[0])))
+      .uid("op")
+      .foreachRDD(async (rdd) => void seen.push(...(await rdd.collect())));
+    await ssc.start();
+    clock.advance(BATCH);
+    await ssc.awaitIdle();
+    clock.advance(BATCH);
+    const e = await rejection(ssc.awaitIdle());
+    expect(e).toBeInstanceOf(StateNotSerializableError);
+    const err = e as StateNotSerializableError;
+    expect(err.operatorId).toBe("op");
+    expect(err.key).toBe("k");
+    expect(err.path).toBe("state.f");
+    expect(err.batchTime).toBe(2 * BATCH);
+    expect(seen).toEqual([["k", 1]]); // the failed batch's output did not run
+    await ssc.stop();
   });
 });
 
