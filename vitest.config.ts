@@ -37,6 +37,8 @@ export default defineConfig({
             "test/recovery/**/*.test.ts",
             "test/crash/**/*.test.ts",
           ],
+          // These choose their backends themselves: once is enough.
+          exclude: ["test/property/state-store.property.test.ts", "test/crash/lmdb-kill-points.test.ts"],
           env: { ...env, SPATE_STATE_BACKEND: "lmdb" },
         },
       },
