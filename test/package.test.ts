@@ -171,6 +171,22 @@ afterAll(() => {
 });
 
 describe(`the installed package (${pkg.name})`, () => {
+  it("checks state backends with spate/testing, fast-check not installed", async () => {
+    writeFileSync(
+      path.join(app, "contract.mjs"),
+      `import { lmdbStateBackend, memoryStateBackend } from "${pkg.name}";
+import { checkStateBackend } from "${pkg.name}/testing";
+await checkStateBackend(memoryStateBackend, { numRuns: 20 });
+await checkStateBackend(lmdbStateBackend, { numRuns: 20 });
+console.log("contract kept");
+`,
+    );
+    const checked = await run(process.execPath, ["contract.mjs"], app);
+    expect(checked.code, checked.stderr).toBe(0);
+    expect(checked.stdout).toContain("contract kept");
+    expect(readdirSync(path.join(app, "node_modules"))).not.toContain("fast-check");
+  });
+
   it("npx spate --help and --version", async () => {
     const help = await npxSpate(["--help"]);
     expect(help.code, help.stderr).toBe(0);
