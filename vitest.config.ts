@@ -38,7 +38,11 @@ export default defineConfig({
             "test/crash/**/*.test.ts",
           ],
           // These choose their backends themselves: once is enough.
-          exclude: ["test/property/state-store.property.test.ts", "test/crash/lmdb-kill-points.test.ts"],
+          exclude: [
+            "test/property/state-store.property.test.ts",
+            "test/crash/lmdb-kill-points.test.ts",
+            "test/recovery/lmdb-image.test.ts",
+          ],
           env: { ...env, SPATE_STATE_BACKEND: "lmdb" },
         },
       },

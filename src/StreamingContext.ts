@@ -188,6 +188,7 @@ export class StreamingContext {
       stateStores: this.stateStores,
       rddEnv: this.rddEnv,
       recordFailures: this.badRecords,
+      classes: this.classes,
       get checkpointDirectory() {
         return ssc.checkpointDirectory;
       },

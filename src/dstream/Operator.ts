@@ -1,3 +1,4 @@
+import type { ClassRegistry } from "../checkpoint/classes.js";
 import type { SpateConf } from "../config.js";
 import type { Logger } from "../log.js";
 import type { RecordFailureSink } from "../rdd/failures.js";
@@ -26,6 +27,8 @@ export interface OperatorEnv {
   readonly rddEnv: RDDEnv;
   /** Where records go that a per-record function threw on (`spate.errors.onRecordFailure`); unset: fail. */
   readonly recordFailures: RecordFailureSink | undefined;
+  /** The job's registered classes: state encoded outside the heap or in checkpoints keeps their instances. */
+  readonly classes: ClassRegistry;
   /** The checkpoint location, when checkpointing is on (known once the job is built). */
   readonly checkpointDirectory: string | undefined;
   /**

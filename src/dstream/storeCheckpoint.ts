@@ -5,6 +5,8 @@ import {
   type StatePartitioning,
   samePartitioning,
 } from "../rdd/Partitioner.js";
+import { decodeValue, encodeValue } from "../checkpoint/format.js";
+import { expandImages, LmdbStateStore } from "../state/LmdbStateStore.js";
 import { MemoryStateStore, type StateSnapshot, type StateStoreOptions } from "../state/StateStore.js";
 import { attribute } from "../errors.js";
 import type { CheckpointableState, GraphNode, StateCodec } from "./Operator.js";
@@ -34,6 +36,18 @@ export function storeCheckpoint<T>(
       if (codec) snap.states = snap.states.map((s) => coded(self, codec.decode, s));
       return snap;
     });
+  // A full snapshot that is an image of the lmdb backend's database goes as it is into an lmdb store of the same
+  // partition; anywhere else it is read into keys and states first.
+  const columns = (self: GraphNode<T>, snaps: StateSnapshot<unknown, unknown>[]) => {
+    const classes = self.env.classes;
+    const env = {
+      encode: (v: unknown) => encodeValue(v, classes),
+      decode: (b: Uint8Array) => decodeValue(b, classes),
+    };
+    return expandImages(snaps, env, options);
+  };
+  const intoStore = (self: GraphNode<T>, store: unknown, snaps: StateSnapshot<unknown, unknown>[]) =>
+    store instanceof LmdbStateStore ? snaps : columns(self, snaps);
   return {
     partitioning,
     snapshot(self: GraphNode<T>, _time: number, mode: "full" | "delta"): unknown[] {
@@ -56,11 +70,18 @@ export function storeCheckpoint<T>(
       const perPartition = saved.map((snaps) => decoded(self, snaps));
       const stores = self.env.stateStores;
       if (!from || samePartitioning(from, partitioning)) {
-        for (let p = 0; p < numPartitions; p++)
-          stores.getStore(self.id, p, options).restore(perPartition[p] ?? [], version);
+        for (let p = 0; p < numPartitions; p++) {
+          const store = stores.getStore(self.id, p, options);
+          store.restore(intoStore(self, store, perPartition[p] ?? []), version);
+        }
         return;
       }
-      const moved = redistribute(perPartition, version, partitioner, options);
+      const moved = redistribute(
+        perPartition.map((snaps) => columns(self, snaps)),
+        version,
+        partitioner,
+        options,
+      );
       for (let p = 0; p < numPartitions; p++)
         stores.getStore(self.id, p, options).restore([moved[p]!], version);
       logRedistributed(
@@ -79,13 +100,13 @@ export function storeCheckpoint<T>(
     ): void {
       const store = self.env.stateStores.getStore(self.id, partition, options);
       if (!from || samePartitioning(from, partitioning)) {
-        store.restore(decoded(self, read(partition)), version);
+        store.restore(intoStore(self, store, decoded(self, read(partition))), version);
         return;
       }
       const snap = emptySnapshot(version, options);
       for (const q of sourcePartitions(partition, from, partitioner)) {
         const old = new MemoryStateStore<unknown, unknown>("redistribute", q, options);
-        old.restore(decoded(self, read(q)), version);
+        old.restore(columns(self, decoded(self, read(q))), version);
         old.forEach((state, key, updatedAt) => {
           if (partitioner.getPartition(key) !== partition) return;
           snap.keys.push(key);

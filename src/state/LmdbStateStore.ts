@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type Database, open, type RootDatabase } from "lmdb";
 import { StateNotSerializableError } from "../errors.js";
@@ -44,6 +45,10 @@ const T_HASHED = 0x68; // h: a long key, by the SHA-256 of its tag and canonical
 /** LMDB keys are at most 1978 bytes; longer keys go by hash (a UTF-8 character is at most 3 bytes per UTF-16 unit). */
 const MAX_INLINE_CHARS = 600;
 const EMPTY = new Uint8Array(0);
+/** Full snapshots of stores with at least this many keys are images of the database file (see `snapshot`). */
+export const IMAGE_MIN_KEYS = 50_000;
+/** The image format: an LMDB data file with this store's databases and encodings. */
+export const IMAGE_FORMAT = "lmdb-1";
 /** A value: the update time (float64, 8 bytes), then the encoded `[state]` or `[state, key]`. */
 const TIME_BYTES = 8;
 
@@ -135,25 +140,34 @@ function timeKey(t: number, kb: Uint8Array): Buffer {
  * checkpoints, so durability comes from the checkpoints alone.
  */
 export class LmdbStateStore<K, S> implements StateStore<K, S> {
-  private readonly root: RootDatabase<any, Buffer>;
-  private readonly main: Database<any, Buffer>;
-  private readonly byTime: Database<any, Buffer> | undefined;
-  private readonly changes: Database<any, Buffer> | undefined;
+  private root!: RootDatabase<any, Buffer>;
+  private main!: Database<any, Buffer>;
+  private byTime: Database<any, Buffer> | undefined;
+  private changes: Database<any, Buffer> | undefined;
   private pending = new KeyMap<K, Pending<K, S>>();
   private count = 0;
   private readonly codec: StateStoreOptions["codec"];
   version: number | undefined = undefined;
   lastCommit = { written: 0, removed: 0 };
   private closed = false;
+  /** The database file in use: `base`, then `base.<n>` after the nth restore of an image. */
+  private file: string;
+  private generation = 0;
 
   constructor(
     readonly operatorId: string,
     readonly partition: number,
-    private readonly file: string,
+    private readonly base: string,
     private readonly env: LmdbBackendEnv,
-    options: StateStoreOptions = {},
+    private readonly options: StateStoreOptions = {},
   ) {
-    removeFiles(file);
+    this.codec = options.codec;
+    this.file = base;
+    removeFiles(base);
+    this.openFile(base);
+  }
+
+  private openFile(file: string): void {
     this.root = open<any, Buffer>({
       path: file,
       maxDbs: 4,
@@ -164,9 +178,25 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     const db = (name: string) =>
       this.root.openDB<any, Buffer>({ name, encoding: "binary", keyEncoding: "binary" });
     this.main = db("state");
-    if (options.indexByTime) this.byTime = db("byTime");
-    if (options.trackChanges ?? true) this.changes = db("changes");
-    this.codec = options.codec;
+    this.byTime = this.options.indexByTime ? db("byTime") : undefined;
+    this.changes = (this.options.trackChanges ?? true) ? db("changes") : undefined;
+  }
+
+  /**
+   * Replaces the database by an image of another one (a full snapshot's): written as a new file and opened, in
+   * O(its bytes), with no work per key; the old file is closed and deleted.
+   */
+  private openImage(bytes: Uint8Array): void {
+    const old = this.root;
+    const oldFile = this.file;
+    this.file = `${this.base}.${++this.generation}`;
+    removeFiles(this.file);
+    writeFileSync(this.file, bytes);
+    this.openFile(this.file);
+    void old.close().then(() => removeFiles(oldFile));
+    const changes = this.changes;
+    if (changes) this.root.transactionSync(() => changes.clearSync());
+    this.count = (this.main.getStats() as { entryCount: number }).entryCount;
   }
 
   get size(): number {
@@ -355,7 +385,8 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     this.pending = new KeyMap();
   }
 
-  snapshot(mode: "full" | "delta"): StateSnapshot<K, S> {
+  /** See {@link StateStore.snapshot}; a full one of many keys is an image unless `columns` asks for columns. */
+  snapshot(mode: "full" | "delta", columns = false): StateSnapshot<K, S> {
     const changes = this.changes;
     if (mode === "delta" && !changes) {
       throw new Error(
@@ -372,6 +403,20 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
       states.push(e.state);
       updatedAt?.push(e.updatedAt);
     };
+    if (mode === "full" && !columns && this.count >= IMAGE_MIN_KEYS) {
+      // A copy of the database file, taken between batches (no write transaction is open: every write of this
+      // store is synchronous): restoring it is writing a file, not inserting every key again.
+      const image = readFileSync(this.file);
+      if (changes) this.root.transactionSync(() => changes.clearSync());
+      return {
+        mode,
+        version: this.version ?? 0,
+        keys,
+        states,
+        removed,
+        image: { format: IMAGE_FORMAT, bytes: image },
+      };
+    }
     if (mode === "full") {
       for (const { key, value } of this.main.getRange({})) add(key, value);
     } else {
@@ -389,14 +434,36 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
 
   restore(snapshots: StateSnapshot<K, S>[], version: number): void {
     this.pending = new KeyMap();
+    let from = 0;
+    for (let n = snapshots.length - 1; n >= 0; n--) {
+      if (snapshots[n]!.image) {
+        from = n;
+        break;
+      }
+    }
+    const image = snapshots[from]?.image;
+    if (image) {
+      if (image.format !== IMAGE_FORMAT) {
+        throw new Error(`internal error: a state image of format ${image.format}, not ${IMAGE_FORMAT}`);
+      }
+      this.openImage(image.bytes);
+      this.applyColumnar(snapshots.slice(from + 1), version, false);
+    } else this.applyColumnar(snapshots, version, true);
+    this.version = version;
+  }
+
+  /** Applies full snapshots and deltas in columns, in one write transaction, after clearing (with `clearFirst`). */
+  private applyColumnar(snapshots: StateSnapshot<K, S>[], version: number, clearFirst: boolean): void {
     const { main, byTime, changes } = this;
     const clear = () => {
       main.clearSync();
       byTime?.clearSync();
     };
     this.root.transactionSync(() => {
-      clear();
-      changes?.clearSync();
+      if (clearFirst) {
+        clear();
+        changes?.clearSync();
+      }
       for (const snap of snapshots) {
         if (snap.mode === "full") clear();
         for (const k of snap.removed) {
@@ -421,7 +488,6 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
       }
     });
     this.count = (main.getStats() as { entryCount: number }).entryCount;
-    this.version = version;
   }
 
   /** Closes the database and deletes its files. */
@@ -517,3 +583,34 @@ export const lmdbStateBackend: StateBackend = {
   name: "lmdb",
   createProvider: (env) => new LmdbStateStoreProvider(env),
 };
+
+/**
+ * A chain of snapshots (a full one, then deltas) whose full snapshot may be an image of the lmdb backend, with the
+ * image turned into columns (read through a temporary store): for restoring into a store of another backend, or
+ * redistributing keys to another partition count. States come back decoded (`options.codec` included).
+ */
+export function expandImages<K, S>(
+  snapshots: StateSnapshot<K, S>[],
+  env: Pick<StateBackendEnv, "encode" | "decode">,
+  options: StateStoreOptions,
+): StateSnapshot<K, S>[] {
+  let from = -1;
+  for (let n = snapshots.length - 1; n >= 0 && from < 0; n--) if (snapshots[n]!.image) from = n;
+  if (from < 0) return snapshots;
+  const dir = mkdtempSync(path.join(tmpdir(), "spate-state-image-"));
+  const store = new LmdbStateStore<K, S>(
+    "image",
+    0,
+    path.join(dir, "image.mdb"),
+    { ...env, dir: () => dir },
+    {
+      ...options,
+      trackChanges: false,
+    },
+  );
+  const image = snapshots[from]!;
+  store.restore([image], image.version);
+  const full = store.snapshot("full", true);
+  void store.close().finally(() => rmSync(dir, { recursive: true, force: true }));
+  return [full, ...snapshots.slice(from + 1)];
+}

@@ -100,6 +100,12 @@ export interface StateSnapshot<K, S> {
   updatedAt?: number[];
   /** Keys removed since the previous snapshot (deltas only). */
   removed: K[];
+  /**
+   * A full snapshot as an image of the store's own files, in `format` (`keys` and `states` are then empty): what a
+   * store whose full snapshot is a file copy writes, so that restoring it is writing a file back. A store of another
+   * kind is restored from it through the backend that wrote it (spate's own: `lmdb-1`, the lmdb backend's).
+   */
+  image?: { format: string; bytes: Uint8Array };
 }
 
 /** How a stateful operator opens the store of one of its partitions. */

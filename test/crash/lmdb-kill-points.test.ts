@@ -3,7 +3,7 @@
 // being written, or written with no metadata pointing at it yet). Each run of the job kills itself at one of them
 // (and says so in a marker file); after the last run, its state equals the counts of all the input, as a run that
 // never failed.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
