@@ -7,6 +7,7 @@ import type { Log, ScenarioResult, Size } from "./measure.js";
 import { memory1M } from "./memory.js";
 import { runningSumCheckpointed } from "./running-sum.js";
 import { soakScenario } from "./soak.js";
+import { stateBackends } from "./state-backends.js";
 import { OPERATORS } from "../test/soak/soak-job.js";
 import {
   mapWithStateScenario,
@@ -65,6 +66,16 @@ export const UNITS: readonly BenchmarkUnit[] = [
       const order = ["checkpoint-delta-1M", "checkpoint-full-1M", "recovery-1M"];
       return rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
     },
+  },
+  {
+    scenarios: [
+      "backend-lmdb-vs-memory",
+      "backend-lmdb-many",
+      "backend-checkpoint-many",
+      "backend-recovery-many",
+    ],
+    sizes: ALL,
+    run: stateBackends,
   },
   unit("catch-up-1d", catchUpDay),
   unit("window-inverse", windowScenario(true, "window-inverse")),
