@@ -25,6 +25,9 @@ interface Pending<K, S> {
   removed: boolean;
   kb: Buffer;
   value: Uint8Array | undefined;
+  /** Whether the key was in the database before the batch, and its update time there, when a read saw it. */
+  existed: boolean | undefined;
+  oldTime: number;
 }
 
 /** What the LMDB backend gets from spate's own contexts besides the public env: why a value does not encode. */
@@ -49,8 +52,14 @@ const EMPTY = new Uint8Array(0);
 export const IMAGE_MIN_KEYS = 50_000;
 /** The image format: an LMDB data file with this store's databases and encodings. */
 export const IMAGE_FORMAT = "lmdb-1";
-/** A value: the update time (float64, 8 bytes), then the encoded `[state]` or `[state, key]`. */
+/**
+ * A value: the update time (float64, 8 bytes), a kind byte, then the state: a float64 for a number state of a
+ * primitive key (kind 1), else the encoded `[state]` or `[state, key]` (kind 0).
+ */
 const TIME_BYTES = 8;
+const BODY = TIME_BYTES + 1;
+const KIND_ENCODED = 0;
+const KIND_NUMBER = 1;
 
 function hashed(tag: number, text: string): Buffer {
   const out = Buffer.allocUnsafe(33);
@@ -218,10 +227,17 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     // lmdb's fast reads give a view of a shared buffer whose `length` (not byteLength) is the value's.
     const v = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
     const updatedAt = v.readDoubleBE(0);
-    const body = this.env.decode(v.subarray(TIME_BYTES, v.length)) as [unknown, unknown?];
-    const raw = body[0];
+    let raw: unknown;
+    let key: K;
+    if (v[TIME_BYTES] === KIND_NUMBER) {
+      raw = v.readDoubleBE(BODY);
+      key = keyFromBytes(kb) as K;
+    } else {
+      const body = this.env.decode(v.subarray(BODY, v.length)) as [unknown, unknown?];
+      raw = body[0];
+      key = (keyInValue(kb) ? body[1] : keyFromBytes(kb)) as K;
+    }
     const state = (this.codec ? this.codec.decode(raw) : raw) as S;
-    const key = (keyInValue(kb) ? body[1] : keyFromBytes(kb)) as K;
     return { key, state, updatedAt };
   }
 
@@ -237,6 +253,13 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
       const bad = this.env.unrestorable(p.key, "key") ?? this.env.unrestorable(state, "state");
       if (bad) throw new StateNotSerializableError(this.operatorId, p.key, bad.path, bad.type, p.updatedAt);
     }
+    if (typeof state === "number" && !keyInValue(kb)) {
+      const out = Buffer.allocUnsafe(BODY + 8);
+      out.writeDoubleBE(p.updatedAt, 0);
+      out[TIME_BYTES] = KIND_NUMBER;
+      out.writeDoubleBE(state, BODY);
+      return out;
+    }
     let body: Uint8Array;
     try {
       body = this.env.encode(keyInValue(kb) ? [state, p.key] : [state]);
@@ -244,9 +267,10 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
       const type = `a value that does not encode (${e instanceof Error ? e.message : String(e)})`;
       throw new StateNotSerializableError(this.operatorId, p.key, "state", type, p.updatedAt, e);
     }
-    const out = Buffer.allocUnsafe(TIME_BYTES + body.length);
+    const out = Buffer.allocUnsafe(BODY + body.length);
     out.writeDoubleBE(p.updatedAt, 0);
-    out.set(body, TIME_BYTES);
+    out[TIME_BYTES] = KIND_ENCODED;
+    out.set(body, BODY);
     return out;
   }
 
@@ -259,14 +283,31 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     if (p) return p.removed ? undefined : { state: p.state as S, updatedAt: this.shownTime(p.updatedAt) };
     const kb = keyBytes(key);
     const value = this.main.getBinaryFast(kb);
+    // Kept for a put of the same key that follows (mapWithState reads then writes each key): it needs neither
+    // the key's bytes again nor a read at commit.
+    this.lastKey = key;
+    this.lastKb = kb;
+    this.lastExisted = value !== undefined;
     if (value === undefined) return undefined;
     const e = this.decodeEntry(kb, value);
+    this.lastTime = e.updatedAt;
     return { state: e.state, updatedAt: this.shownTime(e.updatedAt) };
+  }
+
+  private lastKey: K | undefined;
+  private lastKb: Buffer | undefined;
+  private lastExisted = false;
+  private lastTime = 0;
+
+  private forgetLastRead(): void {
+    this.lastKey = undefined;
+    this.lastKb = undefined;
   }
 
   put(key: K, state: S, updatedAt: number): void {
     const p = this.pending.get(key);
-    const kb = p?.kb ?? keyBytes(key);
+    const read = p === undefined && this.lastKb !== undefined && this.lastKey === key;
+    const kb = p?.kb ?? (read ? this.lastKb! : keyBytes(key));
     // Encoded now: the batch that writes a value that cannot be stored fails in its own compute, before any commit.
     const value = this.encodeEntry(kb, { key, state, updatedAt });
     if (p) {
@@ -274,7 +315,11 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
       p.updatedAt = updatedAt;
       p.removed = false;
       p.value = value;
-    } else this.pending.set(key, { key, state, updatedAt, removed: false, kb, value });
+    } else {
+      const existed = read ? this.lastExisted : undefined;
+      const oldTime = read && this.lastExisted ? this.lastTime : 0;
+      this.pending.set(key, { key, state, updatedAt, removed: false, kb, value, existed, oldTime });
+    }
   }
 
   remove(key: K): void {
@@ -286,7 +331,16 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     } else {
       const kb = keyBytes(key);
       if (this.main.doesExist(kb)) {
-        this.pending.set(key, { key, state: undefined, updatedAt: 0, removed: true, kb, value: undefined });
+        this.pending.set(key, {
+          key,
+          state: undefined,
+          updatedAt: 0,
+          removed: true,
+          kb,
+          value: undefined,
+          existed: undefined,
+          oldTime: 0,
+        });
       }
     }
   }
@@ -339,11 +393,14 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
   }
 
   commit(version: number): void {
-    const batch: Array<{ kb: Buffer; p: Pending<K, S> }> = [];
+    // In key order (byte order: a Latin-1 string per key compares as its bytes), so that the B-tree is written
+    // page after page.
+    const batch: Array<{ order: string; kb: Buffer; p: Pending<K, S> }> = [];
     this.pending.forEach((p) => {
-      batch.push({ kb: p.kb, p });
+      batch.push({ order: p.kb.toString("latin1"), kb: p.kb, p });
     });
-    batch.sort((a, b) => Buffer.compare(a.kb, b.kb));
+    batch.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    this.forgetLastRead();
     let written = 0;
     let removed = 0;
     let count = this.count;
@@ -351,9 +408,13 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     if (batch.length > 0) {
       this.root.transactionSync(() => {
         for (const { kb, p } of batch) {
-          const old = main.getBinaryFast(kb);
-          const existed = old !== undefined;
-          const oldTime = existed ? old.readDoubleBE(0) : 0;
+          let existed = p.existed;
+          let oldTime = p.oldTime;
+          if (existed === undefined) {
+            const old = main.getBinaryFast(kb);
+            existed = old !== undefined;
+            oldTime = existed ? old!.readDoubleBE(0) : 0;
+          }
           if (p.removed) {
             if (!existed) continue;
             main.removeSync(kb);
@@ -383,6 +444,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
 
   abort(): void {
     this.pending = new KeyMap();
+    this.forgetLastRead();
   }
 
   /** See {@link StateStore.snapshot}; a full one of many keys is an image unless `columns` asks for columns. */
@@ -434,6 +496,7 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
 
   restore(snapshots: StateSnapshot<K, S>[], version: number): void {
     this.pending = new KeyMap();
+    this.forgetLastRead();
     let from = 0;
     for (let n = snapshots.length - 1; n >= 0; n--) {
       if (snapshots[n]!.image) {
