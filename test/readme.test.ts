@@ -2,10 +2,39 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { ManualClock, Receiver, Seconds, type State, StateSpec, StreamingContext } from "spate";
+import {
+  ManualClock,
+  memoryStateBackend,
+  Receiver,
+  Seconds,
+  type State,
+  type StateBackend,
+  StateSpec,
+  type StateStoreOptions,
+  StreamingContext,
+} from "spate";
+import { checkStateBackend } from "spate/testing";
 import { describe, expect, it } from "vitest";
 
 describe("README examples", () => {
+  it("state backends: checkStateBackend passes spate's backends and catches a store that does not abort", async () => {
+    await checkStateBackend(memoryStateBackend, { numRuns: 50 });
+    const noAbort: StateBackend = {
+      name: "no-abort",
+      createProvider(env) {
+        const provider = memoryStateBackend.createProvider(env);
+        const getStore = provider.getStore.bind(provider);
+        provider.getStore = <K, S>(operatorId: string, partition: number, options?: StateStoreOptions) => {
+          const store = getStore<K, S>(operatorId, partition, options);
+          store.abort = () => {};
+          return store;
+        };
+        return provider;
+      },
+    };
+    await expect(checkStateBackend(noAbort, { numRuns: 200 })).rejects.toThrow(/Counterexample/);
+  });
+
   it("checkpoints and recovery: the word-total job resumes from its checkpoint", async () => {
     const base = mkdtempSync(path.join(tmpdir(), "spate-readme-"));
     const incoming = path.join(base, "incoming");
