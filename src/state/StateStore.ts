@@ -121,7 +121,12 @@ export interface StateStoreOptions {
    * The operator's own state codec (`StateSpec.codec`, `updateStateByKey`'s codec), if any: a store that encodes
    * states (outside the heap) stores `codec.encode(state)` and reads back through `codec.decode`.
    */
-  codec?: { encode(state: any): unknown; decode(value: unknown): any };
+  codec?: {
+    /** The value to store for a state. */
+    encode(state: any): unknown;
+    /** The state back from what `encode` returned. */
+    decode(value: unknown): any;
+  };
 }
 
 /** What one batch changed in one stateful operator's state (every partition). */
@@ -644,7 +649,7 @@ export class MemoryStateStoreProvider implements StateStoreProvider {
   }
 }
 
-/** State in the JS heap, in {@link MemoryStateStore}s: the default backend (`spate.state.backend` `memory`). */
+/** State in the JS heap, in stores in memory: the default backend (`spate.state.backend` `memory`). */
 export const memoryStateBackend: StateBackend = {
   name: "memory",
   createProvider: () => new MemoryStateStoreProvider(),
