@@ -1,7 +1,9 @@
 import { holderRunning, readOwnerRecord } from "./CheckpointLease.js";
 import type { CheckpointStore } from "./CheckpointStore.js";
 import { keyGroupRange } from "../rdd/Partitioner.js";
-import { decodeCheckpointFile } from "./format.js";
+import { expandImages } from "../state/LmdbStateStore.js";
+import type { StateSnapshot } from "../state/StateStore.js";
+import { decodeCheckpointFile, decodeValue, encodeValue } from "./format.js";
 import {
   countTimes,
   isMetadataName,
@@ -91,6 +93,7 @@ interface PartitionSnapshot {
   entries?: Array<[unknown, unknown, number]>;
   removed?: unknown[];
   records?: unknown[];
+  image?: { format: string; bytes: Uint8Array };
 }
 
 /** A state file: every partition (format versions 1 and 2), or one (`partition` and `state`, version 3). */
@@ -181,7 +184,15 @@ export async function inspectCheckpoint(store: CheckpointStore): Promise<Checkpo
           });
         }
         const keys = new Set<string>();
-        for (const [i, p] of snaps) {
+        for (const [i, saved] of snaps) {
+          // A full snapshot that is an image of the lmdb backend's database is read into keys first.
+          const p: PartitionSnapshot = saved.image
+            ? expandImages(
+                [saved as StateSnapshot<unknown, unknown>],
+                { encode: encodeValue, decode: decodeValue },
+                {},
+              )[0]!
+            : saved;
           if (p.mode === "full") for (const k of keys) if (k.startsWith(`${i}:`)) keys.delete(k);
           for (const k of p.removed ?? []) keys.delete(`${i}:${keyText(k)}`);
           for (const k of p.keys ?? []) keys.add(`${i}:${keyText(k)}`);

@@ -1,12 +1,15 @@
 // Full snapshots of large LMDB stores are images of the database file (restored by writing the file back, with no
 // work per key). A checkpoint holding such images restores exactly into the lmdb backend, into the memory backend,
 // and into another partition count; deltas after the image apply on top; a timeout index comes back with it.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { ManualClock, type State, StateSpec, type StateStore, StreamingContext } from "spate";
 import { describe, expect, it } from "vitest";
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BATCH = 1000;
 const KEYS = 60_000; // above the size from which a full snapshot of an LMDB store is an image
 const PARTITIONS = 1;
@@ -112,6 +115,18 @@ describe("lmdb full snapshots as images", () => {
     // An image is an LMDB file: its pages hold the keys as written (k1234 in UTF-8).
     const full = stateFiles.filter((n) => n.endsWith(".full")).sort()[0]!;
     expect(readFileSync(path.join(checkpoint, full)).includes(Buffer.from("sk1234"))).toBe(true);
+
+    // spate checkpoint inspect reads the keys of an image too.
+    const inspected = spawnSync(
+      process.execPath,
+      ["--import", "tsx", path.join(root, "src/cli/main.ts"), "checkpoint", "inspect", "--json", checkpoint],
+      { cwd: root, encoding: "utf8" },
+    );
+    expect(inspected.status, inspected.stderr).toBe(0);
+    const operators = (
+      JSON.parse(inspected.stdout) as { newest: { operators: Array<{ id: string; keys?: number }> } }
+    ).newest.operators;
+    expect(operators.find((o) => o.id === "sums")?.keys).toBe(reference[1]);
 
     for (const conf of <Array<Record<string, string | number>>>[
       { "spate.state.backend": "lmdb" },
