@@ -361,12 +361,19 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     for (const p of created) if (!p.removed) fn(p.state as S, p.key, this.shownTime(p.updatedAt));
   }
 
+  /** Lazily, in key order, then the keys the running batch created: a caller that stops early reads no more. */
   *entries(): IterableIterator<StateEntry<K, S>> {
-    const out: StateEntry<K, S>[] = [];
-    this.forEach((state, key, updatedAt) => {
-      out.push({ key, state, updatedAt });
+    for (const { key: kb, value } of this.main.getRange({})) {
+      const e = this.decodeEntry(kb, value);
+      const p = this.pending.get(e.key);
+      if (!p) yield { key: e.key, state: e.state, updatedAt: this.shownTime(e.updatedAt) };
+      else if (!p.removed) yield { key: e.key, state: p.state as S, updatedAt: this.shownTime(p.updatedAt) };
+    }
+    const created: Pending<K, S>[] = [];
+    this.pending.forEach((p) => {
+      if (!p.removed && !this.main.doesExist(p.kb)) created.push(p);
     });
-    yield* out;
+    for (const p of created) yield { key: p.key, state: p.state as S, updatedAt: this.shownTime(p.updatedAt) };
   }
 
   updatedBefore(time: number): StateEntry<K, S>[] {
