@@ -289,9 +289,14 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     this.lastKb = kb;
     this.lastExisted = value !== undefined;
     if (value === undefined) return undefined;
-    const e = this.decodeEntry(kb, value);
-    this.lastTime = e.updatedAt;
-    return { state: e.state, updatedAt: this.shownTime(e.updatedAt) };
+    // The key is known: only the state is decoded.
+    const v = value as Buffer;
+    const updatedAt = v.readDoubleBE(0);
+    let raw: unknown;
+    if (v[TIME_BYTES] === KIND_NUMBER) raw = v.readDoubleBE(BODY);
+    else raw = (this.env.decode(v.subarray(BODY, v.length)) as [unknown])[0];
+    this.lastTime = updatedAt;
+    return { state: (this.codec ? this.codec.decode(raw) : raw) as S, updatedAt: this.shownTime(updatedAt) };
   }
 
   private lastKey: K | undefined;
@@ -373,7 +378,8 @@ export class LmdbStateStore<K, S> implements StateStore<K, S> {
     this.pending.forEach((p) => {
       if (!p.removed && !this.main.doesExist(p.kb)) created.push(p);
     });
-    for (const p of created) yield { key: p.key, state: p.state as S, updatedAt: this.shownTime(p.updatedAt) };
+    for (const p of created)
+      yield { key: p.key, state: p.state as S, updatedAt: this.shownTime(p.updatedAt) };
   }
 
   updatedBefore(time: number): StateEntry<K, S>[] {
