@@ -181,7 +181,7 @@ export const SETTINGS = {
   "spate.state.dir": {
     type: "string",
     default: undefined,
-    doc: "The working folder of local state stores (the lmdb backend); unset: a fresh folder under the system's temporary folder, removed when the context stops. State is restored from checkpoints, not from this folder. The SPATE_STATE_DIR environment variable replaces the default.",
+    doc: "Where local state stores (the lmdb backend) keep their files: each context makes a fresh folder in it, removed when the context stops; unset: the system's temporary folder. State is restored from checkpoints, not from these files. The SPATE_STATE_DIR environment variable replaces the default.",
     /** Returns an explanation when the value is out of range. */
     check: (v: string) => (v.trim() !== "" ? undefined : "a folder path"),
     env: "SPATE_STATE_DIR",

@@ -591,7 +591,7 @@ export class LmdbStateStoreProvider implements StateStoreProvider {
     const name = `${operatorId}/${partition}`;
     let store = this.open.get(name);
     if (!store) {
-      const file = path.join(this.env.dir(), `${operatorId.replace(/[^\w.-]/g, "_")}-${partition}.mdb`);
+      const file = path.join(this.env.dir(), `${encodeURIComponent(operatorId)}-${partition}.mdb`);
       store = new LmdbStateStore<K, S>(operatorId, partition, file, this.env, {
         trackChanges: this.trackChanges,
         ...options,

@@ -173,8 +173,8 @@ export interface StateStoreProvider {
  */
 export interface StateBackendEnv {
   /**
-   * The working folder of local stores (`spate.state.dir`, else a fresh folder under the system's temporary
-   * folder, removed when the context stops), created on first call. State is restored from checkpoints, never
+   * The working folder of local stores: a fresh folder under `spate.state.dir` (else under the system's temporary
+   * folder), made on first call and removed when the context stops. State is restored from checkpoints, never
    * from this folder: a store may clear what it finds there.
    */
   dir(): string;

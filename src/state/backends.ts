@@ -14,8 +14,9 @@ export const STATE_BACKENDS: Readonly<Record<string, StateBackend>> = {
 };
 
 /**
- * Opens a context's state stores with `backend` (else the one `spate.state.backend` names), in `spate.state.dir`
- * or a temporary folder made on first use; closing the provider closes the stores and removes that temporary folder.
+ * Opens a context's state stores with `backend` (else the one `spate.state.backend` names), in a fresh folder under
+ * `spate.state.dir` (or the system's temporary folder) made on first use; closing the provider closes the stores and
+ * removes that folder.
  */
 export function openStateProvider(
   conf: SpateConf,
@@ -32,14 +33,12 @@ export function openStateProvider(
   const env: LmdbBackendEnv = {
     dir() {
       if (dir !== undefined) return dir;
-      if (typeof configured === "string") {
-        dir = path.resolve(configured);
-        mkdirSync(dir, { recursive: true });
-      } else {
-        dir = temporary = mkdtempSync(path.join(tmpdir(), "spate-state-"));
-        // A process that ends without stop() leaves no folder behind either.
-        process.once("exit", removeTemporary);
-      }
+      // A fresh folder per context (so that two contexts given one folder never share files), removed at stop.
+      const parent = typeof configured === "string" ? path.resolve(configured) : tmpdir();
+      mkdirSync(parent, { recursive: true });
+      dir = temporary = mkdtempSync(path.join(parent, "spate-state-"));
+      // A process that ends without stop() leaves no folder behind either.
+      process.once("exit", removeTemporary);
       return dir;
     },
     encode: (value) => encodeValue(value, classes),
