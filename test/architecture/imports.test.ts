@@ -106,7 +106,7 @@ const LAYERS: ReadonlyArray<{ name: string; modules: readonly string[] }> = [
     name: "API",
     modules: ["StreamingContext.ts", "DStream.ts", "job.ts", "index.ts", "connectors/nats/index.ts"],
   },
-  { name: "operations", modules: ["ui/", "cli/"] },
+  { name: "operations", modules: ["ui/", "cli/", "testing.ts"] },
 ];
 
 /** Imports that go up a layer on purpose. */
