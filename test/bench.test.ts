@@ -52,6 +52,7 @@ const FIELDS = [
   "p99StoreMs",
   "batchIntervalMs",
   "peakRssMb",
+  "heapMb",
 ];
 const THROUGHPUT = [
   "recordsPerSec",
