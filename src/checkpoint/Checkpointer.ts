@@ -398,8 +398,15 @@ function latestOf(time: number, pending: readonly TimeRange[]): number {
 
 /** Whether a partition's snapshot is a store snapshot with no key put and none removed. */
 function isEmptyStore(partition: unknown): boolean {
-  const p = partition as { keys?: unknown; removed?: unknown };
-  return Array.isArray(p.keys) && Array.isArray(p.removed) && p.keys.length === 0 && p.removed.length === 0;
+  // A full snapshot that is an image of a store's files (the lmdb backend's) has no keys in columns: not empty.
+  const p = partition as { keys?: unknown; removed?: unknown; image?: unknown };
+  return (
+    p.image === undefined &&
+    Array.isArray(p.keys) &&
+    Array.isArray(p.removed) &&
+    p.keys.length === 0 &&
+    p.removed.length === 0
+  );
 }
 
 /** What a state file of format version 3 holds: one partition of one operator's state at `version`. */
