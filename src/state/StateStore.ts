@@ -1,4 +1,5 @@
 import { KeyMap } from "../rdd/keys.js";
+import { IndexBits } from "./IndexBits.js";
 
 /** One key's state in a store, with the batch time it was last updated (for timeouts). */
 export interface StateEntry<K, S> {
@@ -320,14 +321,15 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     }
     const out: StateEntry<K, S>[] = [];
     // A key written, aborted and written again at the same time sits twice in its bucket.
-    const found = new Set<number>();
+    let found: IndexBits | undefined;
     for (const [t, bucket] of this.byTime) {
       if (t >= time) continue;
       for (const key of bucket) {
         const i = this.index.get(key);
         // Stale: the key was updated again or removed since. Written in this batch: not "as of the last commit".
-        if (i === undefined || times[i] !== t || this.epochs[i] === this.epoch || found.has(i)) continue;
-        found.add(i);
+        if (i === undefined || times[i] !== t || this.epochs[i] === this.epoch) continue;
+        found ??= new IndexBits(this.used);
+        if (!found.add(i)) continue;
         out.push({ key, state: this.states[i]!, updatedAt: t });
       }
     }
@@ -432,10 +434,9 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
         for (let i = 0; i < this.used; i++) if (keys[i] !== undefined && epochs[i]! >= periodStart) add(i);
       } else {
         // An index can be listed twice (written, aborted, written again; or freed and reused): write it once.
-        const seen = new Set<number>();
+        const seen = new IndexBits(this.used);
         for (const i of this.changedIdx) {
-          if (keys[i] === undefined || epochs[i]! < periodStart || seen.has(i)) continue;
-          seen.add(i);
+          if (keys[i] === undefined || epochs[i]! < periodStart || !seen.add(i)) continue;
           add(i);
         }
       }
