@@ -66,7 +66,8 @@ export async function memory30M(size: Size, log: Log): Promise<ScenarioResult[]>
   );
   log(
     `memory-30M: ${keys} keys loaded in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s ` +
-      `(p50 ${percentile(loadTimes, 50).toFixed(0)} ms, max ${Math.max(...loadTimes).toFixed(0)} ms a batch)`,
+      `(p50 ${percentile(loadTimes, 50).toFixed(0)} ms, max ${Math.max(...loadTimes).toFixed(0)} ms a batch; ` +
+      `each, ms: ${loadTimes.map((t) => t.toFixed(0)).join(" ")})`,
   );
 
   const next = random(7);

@@ -171,15 +171,24 @@ export class KeyMap<K, V> {
 
   get(k: K): V | undefined {
     if (isPrimitiveKey(k)) {
-      const v = this.primitive.get(k);
-      // A key is in the primary Map or in the overflow, never both: a miss looks further only past the capacity.
-      return v !== undefined || this.primitiveOverflow === undefined ? v : this.primitiveOverflow.get(k);
+      const overflow = this.primitiveOverflow;
+      if (overflow === undefined) return this.primitive.get(k);
+      // A key is in the primary Map or in the overflow, never both: the one holding more keys is looked in first.
+      return overflow.size > this.primitive.size
+        ? (overflow.get(k) ?? this.primitive.get(k))
+        : (this.primitive.get(k) ?? overflow.get(k));
     }
     return this.slot(encodeKey(k))?.value;
   }
 
   has(k: K): boolean {
-    if (isPrimitiveKey(k)) return this.primitive.has(k) || (this.primitiveOverflow?.has(k) ?? false);
+    if (isPrimitiveKey(k)) {
+      const overflow = this.primitiveOverflow;
+      if (overflow === undefined) return this.primitive.has(k);
+      return overflow.size > this.primitive.size
+        ? overflow.has(k) || this.primitive.has(k)
+        : this.primitive.has(k) || overflow.has(k);
+    }
     return this.slot(encodeKey(k)) !== undefined;
   }
 
@@ -215,7 +224,11 @@ export class KeyMap<K, V> {
 
   delete(k: K): boolean {
     if (isPrimitiveKey(k)) {
-      return this.primitive.delete(k) || (this.primitiveOverflow?.delete(k) ?? false);
+      const overflow = this.primitiveOverflow;
+      if (overflow === undefined) return this.primitive.delete(k);
+      return overflow.size > this.primitive.size
+        ? overflow.delete(k) || this.primitive.delete(k)
+        : this.primitive.delete(k) || overflow.delete(k);
     }
     const code = encodeKey(k);
     return (this.structured?.delete(code) ?? false) || (this.structuredOverflow?.delete(code) ?? false);
@@ -229,7 +242,11 @@ export class KeyMap<K, V> {
   }
 
   private slot(code: string): { key: K; value: V } | undefined {
-    return this.structured?.get(code) ?? this.structuredOverflow?.get(code);
+    const overflow = this.structuredOverflow;
+    if (overflow === undefined) return this.structured?.get(code);
+    return overflow.size > this.structured!.size
+      ? (overflow.get(code) ?? this.structured!.get(code))
+      : (this.structured!.get(code) ?? overflow.get(code));
   }
 
   /**
