@@ -2,7 +2,7 @@
 // to stderr and a table to stdout, and writes bench/results/latest.json.
 //
 //   npm run bench                      every scenario, full size
-//   npm run bench -- --quick           fewer batches, no 10M-key scenario: under 3 minutes
+//   npm run bench -- --quick           fewer batches, no 10M- or 30M-key scenario: under 3 minutes
 //   npm run bench -- --only wordcount,memory-1M
 //   npm run bench -- --out /tmp/r.json (default: bench/results/latest.json)
 //   npm run bench -- --only ingest --ingest-lines 1000000   (lines sent to each reader; default 10M, 2M quick)

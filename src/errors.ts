@@ -33,7 +33,8 @@ export type SpateErrorCode =
   | "SPATE_NATS_PUBLISH_FAILED"
   | "SPATE_STATE_NOT_SERIALIZABLE"
   | "SPATE_ASYNC_FUNCTION"
-  | "SPATE_GRAPH_NOT_REBUILDABLE";
+  | "SPATE_GRAPH_NOT_REBUILDABLE"
+  | "SPATE_STATE_TOO_LARGE";
 
 export interface SpateErrorOptions {
   cause?: unknown;
@@ -290,6 +291,89 @@ function describeKey(key: unknown): string {
 }
 
 /**
+ * A stateful operator's state grew too large for the memory state store: the JavaScript heap neared its limit (or one
+ * partition neared the most keys its store can index, 100M) while a batch added keys. The batch failed before the
+ * heap ran out: every state store stays at the previous batch and `awaitTermination()` rejects with this error, where
+ * the process would otherwise have crashed out of memory.
+ */
+export class StateTooLargeError extends SpateError {
+  readonly operatorId: string;
+  /** The operator as logs and the UI name it: `mapWithState at job.ts:12 (mapWithState-d2d06b5a)`. */
+  operatorName: string;
+  /** The partition whose store was adding keys. */
+  readonly partition: number;
+  /** Keys that partition held, this batch's new keys included. */
+  readonly keys: number;
+  /** Bytes of the JavaScript heap in use (old generation, where state lives) when the guard fired. */
+  readonly heapUsed: number;
+  /** Bytes the old generation may grow to (`--max-old-space-size`). */
+  readonly heapLimit: number;
+  /** Bytes the store's next growth may allocate at once (its index doubling, its arrays growing). */
+  readonly growthBytes: number;
+  /** Whether the partition reached the most keys one store can index, rather than the heap its limit. */
+  readonly tooManyKeys: boolean;
+  /** The batch time, once the scheduler knows it. */
+  batchTime: number | undefined;
+
+  constructor(
+    operator: AttributedOperator,
+    size: {
+      partition: number;
+      keys: number;
+      heapUsed: number;
+      heapLimit: number;
+      growthBytes: number;
+      tooManyKeys: boolean;
+    },
+    batchTime?: number,
+  ) {
+    super("SPATE_STATE_TOO_LARGE", "");
+    this.operatorId = operator.id;
+    this.operatorName = operator.name;
+    this.partition = size.partition;
+    this.keys = size.keys;
+    this.heapUsed = size.heapUsed;
+    this.heapLimit = size.heapLimit;
+    this.growthBytes = size.growthBytes;
+    this.tooManyKeys = size.tooManyKeys;
+    this.batchTime = batchTime;
+    this.message = this.describe();
+  }
+
+  /** Returns the same error, naming `operator` by its call site if it is the operator whose state grew. */
+  named(operator: AttributedOperator): this {
+    if (operator.id === this.operatorId) {
+      this.operatorName = operator.name;
+      this.message = this.describe();
+    }
+    return this;
+  }
+
+  /** Returns the same error, completed with the batch time that failed. */
+  atBatch(batchTime: number): this {
+    this.batchTime = batchTime;
+    this.message = this.describe();
+    return this;
+  }
+
+  private describe(): string {
+    const mb = (n: number) => `${Math.round(n / 2 ** 20)} MB`;
+    const when = this.batchTime === undefined ? "" : `Batch ${this.batchTime} failed: `;
+    const why = this.tooManyKeys
+      ? "the most keys one partition's memory store can index"
+      : `and the JavaScript heap is near its limit: ${mb(this.heapUsed)} used of ${mb(this.heapLimit)}, and the ` +
+        `store's next growth may take ${mb(this.growthBytes)} more at once`;
+    return (
+      `${when}the state of operator ${quoteOperator(this.operatorName)} holds ${this.keys} keys in partition ` +
+      `${this.partition}, ${why}. The batch was rolled back (state stays at the previous batch) before the ` +
+      'process ran out of memory. Keep state on disk with spate.state.backend "lmdb", spread the keys over more ' +
+      "partitions and worker threads (spate.executor.threads), each with a heap of its own, or raise the heap " +
+      "limit (node --max-old-space-size)."
+    );
+  }
+}
+
+/**
  * A user function returned a Promise (or another thenable) where spate expects a value: spate's transformation
  * and state functions run synchronously, so an async one would silently store or pass on the Promise. It always
  * fails the batch: it is never dropped as a bad record under `spate.errors.onRecordFailure`.
@@ -329,7 +413,9 @@ export class AsyncFunctionError extends SpateError {
 
 /** Completes an error of a user function with the batch time that failed (other errors are returned as they are). */
 export function atBatch(error: unknown, batchTime: number): unknown {
-  return error instanceof UserFunctionError || error instanceof AsyncFunctionError
+  return error instanceof UserFunctionError ||
+    error instanceof AsyncFunctionError ||
+    error instanceof StateTooLargeError
     ? error.atBatch(batchTime)
     : error;
 }
@@ -376,6 +462,7 @@ function quoteOperator(name: string): string {
  */
 export function attribute(operator: AttributedOperator, error: unknown): SpateError {
   if (error instanceof UserFunctionError) return error;
+  if (error instanceof StateTooLargeError) return error.named(operator);
   if (
     error instanceof SpateError &&
     error.code !== "SPATE_STATE_NOT_SET" &&

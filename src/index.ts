@@ -44,6 +44,7 @@ export {
   type SpateErrorCode,
   StateError,
   StateNotSerializableError,
+  StateTooLargeError,
   UserFunctionError,
 } from "./errors.js";
 export type { Logger } from "./log.js";

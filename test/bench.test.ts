@@ -88,6 +88,7 @@ const EXPECTED: Record<string, string[]> = {
   "window-inverse": COMPARED_KEYED,
   "window-naive": COMPARED_KEYED,
   "memory-1M": ["keys", "bytesPerKey", "baselineBytesPerKey", "ratio", "peakRssMb"],
+  "memory-30M": ["keys", "p50BatchMs", "p99BatchMs", "bytesPerKey", "heapMb", "peakRssMb"],
   ingest: ["recordsPerSec", "baselineRecordsPerSec", "ratio", "p99StoreMs", "batchIntervalMs", "peakRssMb"],
   "ingest-wal": [
     "recordsPerSec",

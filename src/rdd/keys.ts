@@ -93,65 +93,194 @@ export function validateKey(k: unknown): void {
   if (!isPrimitiveKey(k)) encodeKey(k);
 }
 
-/** A Map whose keys compare as spate keys do. */
-export class KeyMap<K, V> {
-  private readonly primitive = new Map<unknown, V>();
-  private structured: Map<string, { key: K; value: V }> | undefined;
+/**
+ * Entries one `Map` of a {@link KeyMap} holds before further keys go to its overflow. V8 caps a Map at 2^24 entries
+ * (`RangeError: Map maximum size exceeded`); at 2^23 the table is exactly full, so it never doubles to its largest,
+ * 470 MB size.
+ */
+export const KEYMAP_PRIMARY_CAPACITY = 2 ** 23;
+/** Maps the overflow spreads keys over, by hash: about 2^30 keys in all before any one of them is full. */
+const OVERFLOW_SHARDS = 64;
 
-  get size(): number {
-    return this.primitive.size + (this.structured?.size ?? 0);
+/**
+ * Keys past a {@link KeyMap}'s primary Map, spread over {@link OVERFLOW_SHARDS} Maps by a stable hash, so that none
+ * reaches V8's size limit. Only a KeyMap holding millions of keys has one: below that, nothing here runs.
+ */
+class Overflow<K, V> {
+  private readonly shards: Array<Map<K, V>> = Array.from({ length: OVERFLOW_SHARDS }, () => new Map());
+  size = 0;
+
+  constructor(private readonly hash: (k: K) => number) {}
+
+  private shard(k: K): Map<K, V> {
+    return this.shards[this.hash(k) & (OVERFLOW_SHARDS - 1)]!;
   }
 
   get(k: K): V | undefined {
-    if (isPrimitiveKey(k)) return this.primitive.get(k);
-    return this.structured?.get(encodeKey(k))?.value;
+    return this.shard(k).get(k);
   }
 
   has(k: K): boolean {
-    if (isPrimitiveKey(k)) return this.primitive.has(k);
-    return this.structured?.has(encodeKey(k)) ?? false;
+    return this.shard(k).has(k);
+  }
+
+  set(k: K, v: V): void {
+    const shard = this.shard(k);
+    const before = shard.size;
+    shard.set(k, v);
+    this.size += shard.size - before;
+  }
+
+  delete(k: K): boolean {
+    if (!this.shard(k).delete(k)) return false;
+    this.size--;
+    return true;
+  }
+
+  *entries(): IterableIterator<[K, V]> {
+    for (const shard of this.shards) yield* shard;
+  }
+
+  forEach(fn: (v: V, k: K) => void): void {
+    for (const shard of this.shards) shard.forEach(fn);
+  }
+}
+
+/**
+ * A Map whose keys compare as spate keys do, with no size limit but the heap: the first
+ * {@link KEYMAP_PRIMARY_CAPACITY} keys of each kind (primitive, structured) live in one Map, as fast as a plain Map;
+ * further keys in an overflow of Maps chosen by hash.
+ */
+export class KeyMap<K, V> {
+  private readonly primitive = new Map<unknown, V>();
+  private primitiveOverflow: Overflow<unknown, V> | undefined;
+  private structured: Map<string, { key: K; value: V }> | undefined;
+  private structuredOverflow: Overflow<string, { key: K; value: V }> | undefined;
+
+  /** `primaryCapacity`: keys of each kind held in the primary Map (lower only to exercise the overflow). */
+  constructor(private readonly primaryCapacity = KEYMAP_PRIMARY_CAPACITY) {}
+
+  get size(): number {
+    return (
+      this.primitive.size +
+      (this.primitiveOverflow?.size ?? 0) +
+      (this.structured?.size ?? 0) +
+      (this.structuredOverflow?.size ?? 0)
+    );
+  }
+
+  get(k: K): V | undefined {
+    if (isPrimitiveKey(k)) {
+      const overflow = this.primitiveOverflow;
+      if (overflow === undefined) return this.primitive.get(k);
+      // A key is in the primary Map or in the overflow, never both: the one holding more keys is looked in first.
+      return overflow.size > this.primitive.size
+        ? (overflow.get(k) ?? this.primitive.get(k))
+        : (this.primitive.get(k) ?? overflow.get(k));
+    }
+    return this.slot(encodeKey(k))?.value;
+  }
+
+  has(k: K): boolean {
+    if (isPrimitiveKey(k)) {
+      const overflow = this.primitiveOverflow;
+      if (overflow === undefined) return this.primitive.has(k);
+      return overflow.size > this.primitive.size
+        ? overflow.has(k) || this.primitive.has(k)
+        : this.primitive.has(k) || overflow.has(k);
+    }
+    return this.slot(encodeKey(k)) !== undefined;
   }
 
   set(k: K, v: V): void {
     if (isPrimitiveKey(k)) {
-      this.primitive.set(k, v);
+      const primary = this.primitive;
+      if (this.primitiveOverflow === undefined) {
+        if (primary.size < this.primaryCapacity || primary.has(k)) {
+          primary.set(k, v);
+          return;
+        }
+        this.primitiveOverflow = new Overflow<unknown, V>(hashKey);
+      }
+      // New keys go to the overflow once it exists, even where the primary Map has room again.
+      if (primary.has(k)) primary.set(k, v);
+      else this.primitiveOverflow.set(k, v);
       return;
     }
     const code = encodeKey(k);
+    const slot = this.slot(code);
+    if (slot) {
+      slot.value = v;
+      return;
+    }
     this.structured ??= new Map();
-    const slot = this.structured.get(code);
-    if (slot) slot.value = v;
-    else this.structured.set(code, { key: k, value: v });
+    if (this.structuredOverflow === undefined && this.structured.size < this.primaryCapacity) {
+      this.structured.set(code, { key: k, value: v });
+      return;
+    }
+    this.structuredOverflow ??= new Overflow<string, { key: K; value: V }>(hashString);
+    this.structuredOverflow.set(code, { key: k, value: v });
   }
 
   delete(k: K): boolean {
-    if (isPrimitiveKey(k)) return this.primitive.delete(k);
-    return this.structured?.delete(encodeKey(k)) ?? false;
+    if (isPrimitiveKey(k)) {
+      const overflow = this.primitiveOverflow;
+      if (overflow === undefined) return this.primitive.delete(k);
+      return overflow.size > this.primitive.size
+        ? overflow.delete(k) || this.primitive.delete(k)
+        : this.primitive.delete(k) || overflow.delete(k);
+    }
+    const code = encodeKey(k);
+    return (this.structured?.delete(code) ?? false) || (this.structuredOverflow?.delete(code) ?? false);
   }
 
   clear(): void {
     this.primitive.clear();
+    this.primitiveOverflow = undefined;
     this.structured?.clear();
+    this.structuredOverflow = undefined;
   }
 
-  /** Entries in insertion order (primitive keys first). */
+  private slot(code: string): { key: K; value: V } | undefined {
+    const overflow = this.structuredOverflow;
+    if (overflow === undefined) return this.structured?.get(code);
+    return overflow.size > this.structured!.size
+      ? (overflow.get(code) ?? this.structured!.get(code))
+      : (this.structured!.get(code) ?? overflow.get(code));
+  }
+
+  /**
+   * Entries in insertion order (primitive keys first), as long as each kind fits in the primary Map; keys past it
+   * come after those of the primary Map, grouped by hash.
+   */
   *entries(): IterableIterator<[K, V]> {
     for (const [k, v] of this.primitive) yield [k as K, v];
+    if (this.primitiveOverflow) for (const [k, v] of this.primitiveOverflow.entries()) yield [k as K, v];
     if (this.structured) for (const slot of this.structured.values()) yield [slot.key, slot.value];
+    if (this.structuredOverflow)
+      for (const [, slot] of this.structuredOverflow.entries()) yield [slot.key, slot.value];
   }
 
   *values(): IterableIterator<V> {
     yield* this.primitive.values();
+    if (this.primitiveOverflow) for (const [, v] of this.primitiveOverflow.entries()) yield v;
     if (this.structured) for (const slot of this.structured.values()) yield slot.value;
+    if (this.structuredOverflow) for (const [, slot] of this.structuredOverflow.entries()) yield slot.value;
   }
 
+  /** Calls `fn` for every entry, in the order of {@link entries}; `fn` may set or delete the key it is given. */
   forEach(fn: (value: V, key: K) => void): void {
     this.primitive.forEach((v, k) => {
       fn(v, k as K);
     });
-    this.structured?.forEach((slot) => {
-      fn(slot.value, slot.key);
+    this.primitiveOverflow?.forEach((v, k) => {
+      fn(v, k as K);
     });
+    const visit = (slot: { key: K; value: V }) => {
+      fn(slot.value, slot.key);
+    };
+    this.structured?.forEach(visit);
+    this.structuredOverflow?.forEach(visit);
   }
 }
 

@@ -1,4 +1,6 @@
 import { KeyMap } from "../rdd/keys.js";
+import { checkStateSize, HEAP_CHECK_INTERVAL } from "./heapGuard.js";
+import { IndexBits } from "./IndexBits.js";
 
 /** One key's state in a store, with the batch time it was last updated (for timeouts). */
 export interface StateEntry<K, S> {
@@ -206,6 +208,8 @@ const INITIAL_CAPACITY = 16;
  * commit costs O(1) per changed entry, with no map lookup, and abort restores the previous version exactly. Per
  * key it holds one map entry and three or four array slots: about 1.5 times a plain Map of the same entries.
  * Timeouts use buckets of keys by update time, validated lazily, so finding idle keys never scans the store.
+ * The index has no size limit but the heap's (KeyMap): every HEAP_CHECK_INTERVAL new keys, the store fails its batch
+ * with SPATE_STATE_TOO_LARGE if the heap has no room left for it to grow (heapGuard.ts).
  */
 export class MemoryStateStore<K, S> implements StateStore<K, S> {
   private readonly index = new KeyMap<K, number>();
@@ -245,6 +249,8 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   lastCommit = { written: 0, removed: 0 };
   /** Buckets strictly older than this were drained by this batch's timeouts: dropped at commit. */
   private drainedBefore: number | undefined;
+  /** New keys to add before the next look at the heap (heapGuard.ts). */
+  private untilSizeCheck = HEAP_CHECK_INTERVAL;
   version: number | undefined = undefined;
 
   constructor(
@@ -284,6 +290,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
   put(key: K, state: S, updatedAt: number, handle?: number): void {
     const i = handle === undefined ? (this.index.get(key) ?? -1) : handle;
     if (i < 0) {
+      if (--this.untilSizeCheck === 0) this.checkSize(1);
       const fresh = this.allocate();
       this.index.set(key, fresh);
       this.keys[fresh] = key;
@@ -311,6 +318,15 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     this.epochs[i] = -this.epoch;
     this.index.delete(key);
     this.removedIdx.push(i);
+  }
+
+  /**
+   * Fails the batch with SPATE_STATE_TOO_LARGE, before `adding` new keys, if the heap has no room left for them
+   * to grow: checked every HEAP_CHECK_INTERVAL new keys, so that the store never runs the process out of memory.
+   */
+  private checkSize(adding: number): void {
+    this.untilSizeCheck = HEAP_CHECK_INTERVAL;
+    checkStateSize(this.operatorId, this.partition, this.index.size + adding);
   }
 
   /** The first write of a committed entry in this batch: log its previous content, note it as changed. */
@@ -386,14 +402,15 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
     }
     const out: StateEntry<K, S>[] = [];
     // A key written, aborted and written again at the same time sits twice in its bucket.
-    const found = new Set<number>();
+    let found: IndexBits | undefined;
     for (const [t, bucket] of this.byTime) {
       if (t >= time) continue;
       for (const key of bucket) {
         const i = this.index.get(key);
         // Stale: the key was updated again or removed since. Written in this batch: not "as of the last commit".
-        if (i === undefined || times[i] !== t || this.epochs[i] === this.epoch || found.has(i)) continue;
-        found.add(i);
+        if (i === undefined || times[i] !== t || this.epochs[i] === this.epoch) continue;
+        found ??= new IndexBits(this.used);
+        if (!found.add(i)) continue;
         out.push({ key, state: this.states[i]!, updatedAt: t });
       }
     }
@@ -498,10 +515,9 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
         for (let i = 0; i < this.used; i++) if (keys[i] !== undefined && epochs[i]! >= periodStart) add(i);
       } else {
         // An index can be listed twice (written, aborted, written again; or freed and reused): write it once.
-        const seen = new Set<number>();
+        const seen = new IndexBits(this.used);
         for (const i of this.changedIdx) {
-          if (keys[i] === undefined || epochs[i]! < periodStart || seen.has(i)) continue;
-          seen.add(i);
+          if (keys[i] === undefined || epochs[i]! < periodStart || !seen.add(i)) continue;
           add(i);
         }
       }
@@ -554,6 +570,7 @@ export class MemoryStateStore<K, S> implements StateStore<K, S> {
         const key = keys[n]!;
         let i = index.get(key);
         if (i === undefined) {
+          if (--this.untilSizeCheck === 0) this.checkSize(1);
           i = this.allocate();
           index.set(key, i);
           this.keys[i] = key;
